@@ -473,7 +473,7 @@ def min_size_term(field):
 
 def is_default_expr(field):
     t = field.type
-    m = field.member
+    m = "this->" + field.member
     if t.kind == "records":
         return f"{m}.is_null" if field.default == "null" or field.default is None else f"{m}.is_null"
     if t.kind == "array" and not field.optional:
@@ -532,7 +532,7 @@ def emit_struct_impl(o, st, msg, qual):
         if c != "true":
             o(f"if ({c}) {{")
             o.indent()
-        encode_value(o, f, f.type, f.member, f.flex_expr())
+        encode_value(o, f, f.type, "this->" + f.member, f.flex_expr())
         if c != "true":
             o.dedent()
             o("}")
@@ -550,9 +550,9 @@ def emit_struct_impl(o, st, msg, qual):
             o.indent()
             o(f"w.WriteUnsignedVarint({f.tag});")
             o("size_t s = 0;")
-            emit_size(o, f, f.type, f.member, "true", "s")
+            emit_size(o, f, f.type, "this->" + f.member, "true", "s")
             o("w.WriteUnsignedVarint(static_cast<uint32_t>(s));")
-            encode_value(o, f, f.type, f.member, "true")
+            encode_value(o, f, f.type, "this->" + f.member, "true")
             o.dedent()
             o("}")
         o("w.WriteUnknownTagsBelow(unknown_tagged_fields, next_unknown, UINT32_MAX);")
@@ -575,7 +575,7 @@ def emit_struct_impl(o, st, msg, qual):
         if c != "true":
             o(f"if ({c}) {{")
             o.indent()
-        emit_size(o, f, f.type, f.member, f.flex_expr(), "n")
+        emit_size(o, f, f.type, "this->" + f.member, f.flex_expr(), "n")
         if c != "true":
             o.dedent()
             o("}")
@@ -589,7 +589,7 @@ def emit_struct_impl(o, st, msg, qual):
             o.indent()
             o("++num_tagged;")
             o("size_t s = 0;")
-            emit_size(o, f, f.type, f.member, "true", "s")
+            emit_size(o, f, f.type, "this->" + f.member, "true", "s")
             o(f"n += ::fjord::protocol::VarintSize({f.tag}) + ::fjord::protocol::VarintSize(static_cast<uint32_t>(s)) + s;")
             o.dedent()
             o("}")
@@ -629,7 +629,7 @@ def emit_struct_impl(o, st, msg, qual):
         if c != "true":
             o(f"if ({c}) {{")
             o.indent()
-        decode_value(o, f, f.type, f.member, f.flex_expr())
+        decode_value(o, f, f.type, "this->" + f.member, f.flex_expr())
         if c != "true":
             o.dedent()
             o("}")
@@ -655,7 +655,7 @@ def emit_struct_impl(o, st, msg, qual):
                 # A lambda, so that a failure's `return` leaves only the tagged value.
                 o("[&](::fjord::protocol::Reader& r) {")
                 o.indent()
-                decode_value(o, f, f.type, f.member, "true")
+                decode_value(o, f, f.type, "this->" + f.member, "true")
                 o.dedent()
                 o("}(sub);")
                 o(f"r.Join(sub, \"tagged field {f.name} has the wrong size\");")
