@@ -35,8 +35,7 @@ bool RecordsView::operator==(const RecordsView& o) const {
 
 absl::Status Reader::status() const {
   if (ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(std::string(error_) + " at byte " +
-                                    std::to_string(error_pos_));
+  return absl::InvalidArgumentError(std::string(error_) + " at byte " + std::to_string(error_pos_));
 }
 
 void Reader::Fail(const char* what) {
@@ -56,9 +55,7 @@ const uint8_t* Reader::Take(size_t n) {
   return at;
 }
 
-double Reader::ReadFloat64() {
-  return std::bit_cast<double>(ReadFixed<uint64_t>());
-}
+double Reader::ReadFloat64() { return std::bit_cast<double>(ReadFixed<uint64_t>()); }
 
 Uuid Reader::ReadUuid() {
   Uuid u;

@@ -65,12 +65,12 @@ struct Advertised {
   int16_t min, max;
 };
 constexpr Advertised kAdvertised[] = {
-    {fp::ApiKey::kProduce, 0, 11},       {fp::ApiKey::kFetch, 4, 12},
-    {fp::ApiKey::kListOffsets, 1, 10},   {fp::ApiKey::kMetadata, 0, 12},
-    {fp::ApiKey::kOffsetCommit, 2, 9},   {fp::ApiKey::kOffsetFetch, 1, 9},
+    {fp::ApiKey::kProduce, 0, 11},        {fp::ApiKey::kFetch, 4, 12},
+    {fp::ApiKey::kListOffsets, 1, 10},    {fp::ApiKey::kMetadata, 0, 12},
+    {fp::ApiKey::kOffsetCommit, 2, 9},    {fp::ApiKey::kOffsetFetch, 1, 9},
     {fp::ApiKey::kFindCoordinator, 0, 6}, {fp::ApiKey::kJoinGroup, 0, 9},
-    {fp::ApiKey::kHeartbeat, 0, 4},      {fp::ApiKey::kLeaveGroup, 0, 5},
-    {fp::ApiKey::kSyncGroup, 0, 5},      {fp::ApiKey::kApiVersions, 0, 3},
+    {fp::ApiKey::kHeartbeat, 0, 4},       {fp::ApiKey::kLeaveGroup, 0, 5},
+    {fp::ApiKey::kSyncGroup, 0, 5},       {fp::ApiKey::kApiVersions, 0, 3},
     {fp::ApiKey::kInitProducerId, 0, 5},
 };
 
@@ -146,7 +146,8 @@ class CaptureBroker {
     if (!seen_.insert(client + "/" + name).second) return;
     std::filesystem::create_directories(out_ / client);
     std::ofstream f(out_ / client / name, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(frame.data()), static_cast<std::streamsize>(frame.size()));
+    f.write(reinterpret_cast<const char*>(frame.data()),
+            static_cast<std::streamsize>(frame.size()));
   }
 
   template <typename Response>
@@ -329,7 +330,8 @@ class CaptureBroker {
     for (const auto& t : req.topics) {
       auto& ot = r.topics.emplace_back();
       ot.name = t.name;
-      for (const auto& p : t.partitions) ot.partitions.emplace_back().partition_index = p.partition_index;
+      for (const auto& p : t.partitions)
+        ot.partitions.emplace_back().partition_index = p.partition_index;
     }
     return Reply(h, version, r);
   }
@@ -425,16 +427,15 @@ int main(int argc, char** argv) {
       }
       c.in.insert(c.in.end(), buf, buf + n);
       while (c.in.size() >= 4) {
-        uint32_t size = uint32_t{c.in[0]} << 24 | uint32_t{c.in[1]} << 16 |
-                        uint32_t{c.in[2]} << 8 | c.in[3];
+        uint32_t size =
+            uint32_t{c.in[0]} << 24 | uint32_t{c.in[1]} << 16 | uint32_t{c.in[2]} << 8 | c.in[3];
         if (size > (64u << 20)) {
           close(c.fd);
           c.fd = -1;
           break;
         }
         if (c.in.size() < 4 + size) break;
-        std::vector<uint8_t> reply =
-            broker.Handle(std::span<const uint8_t>(c.in.data() + 4, size));
+        std::vector<uint8_t> reply = broker.Handle(std::span<const uint8_t>(c.in.data() + 4, size));
         c.in.erase(c.in.begin(), c.in.begin() + 4 + size);
         for (size_t off = 0; off < reply.size();) {
           ssize_t w = write(c.fd, reply.data() + off, reply.size() - off);

@@ -50,8 +50,7 @@ inline size_t PutUnsigned(uint8_t* out, uint64_t v) {
 }
 
 // Reads an unsigned varint of at most max_bytes bytes from [p, end).
-inline size_t GetUnsigned(const uint8_t* p, const uint8_t* end, uint64_t* out,
-                          size_t max_bytes) {
+inline size_t GetUnsigned(const uint8_t* p, const uint8_t* end, uint64_t* out, size_t max_bytes) {
   uint64_t result = 0;
   for (size_t i = 0; i < max_bytes; ++i) {
     if (p + i >= end) return 0;

@@ -59,7 +59,8 @@ using UnknownTaggedFields = std::vector<RawTaggedField>;
 
 class Reader {
  public:
-  explicit Reader(std::span<const uint8_t> in) : p_(in.data()), begin_(in.data()), end_(in.data() + in.size()) {}
+  explicit Reader(std::span<const uint8_t> in)
+      : p_(in.data()), begin_(in.data()), end_(in.data() + in.size()) {}
 
   bool ok() const { return error_ == nullptr; }
   // What failed and the byte position (relative to this reader's start), or "".
@@ -87,8 +88,7 @@ class Reader {
   // `nullable` says whether null is legal in the version being read.
   void ReadNullableString(std::optional<std::string>* out, bool flexible, bool nullable);
   void ReadBytes(std::vector<uint8_t>* out, bool flexible);
-  void ReadNullableBytes(std::optional<std::vector<uint8_t>>* out, bool flexible,
-                         bool nullable);
+  void ReadNullableBytes(std::optional<std::vector<uint8_t>>* out, bool flexible, bool nullable);
   void ReadRecords(RecordsView* out, bool flexible, bool nullable);
 
   // Reads an array count; -1 means null. Fails when the count could not fit in the bytes
@@ -217,8 +217,8 @@ absl::Status DecodeMessage(std::span<const uint8_t> body, int16_t version, Messa
   out->Decode(r, version);
   if (consumed != nullptr) *consumed = r.position();
   if (!r.ok()) {
-    return absl::InvalidArgumentError(std::string(Message::kName) + " v" +
-                                      std::to_string(version) + ": " + r.error() + " at byte " +
+    return absl::InvalidArgumentError(std::string(Message::kName) + " v" + std::to_string(version) +
+                                      ": " + r.error() + " at byte " +
                                       std::to_string(r.error_position()));
   }
   return absl::OkStatus();

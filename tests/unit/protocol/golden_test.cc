@@ -47,8 +47,8 @@ std::vector<Fixture> LoadFixtures() {
     if (!client.is_directory()) continue;
     for (const auto& f : fs::directory_iterator(client.path())) {
       if (f.path().extension() != ".bin") continue;
-      out.push_back({client.path().filename().string(), f.path().filename().string(),
-                     ReadFile(f.path())});
+      out.push_back(
+          {client.path().filename().string(), f.path().filename().string(), ReadFile(f.path())});
     }
   }
   return out;

@@ -22,9 +22,9 @@ TEST(Wire, RequestHeaderV2KeepsClientIdNonCompact) {
   h.request_api_version = 3;
   h.correlation_id = 7;
   h.client_id = "ab";
-  Bytes expected = {0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x07,
-                    0x00, 0x02, 'a',  'b',  // int16 length even in a flexible header
-                    0x00};                  // empty tagged-field section
+  Bytes expected = {0x00, 0x12, 0x00, 0x03, 0x00, 0x00,
+                    0x00, 0x07, 0x00, 0x02, 'a',  'b',  // int16 length even in a flexible header
+                    0x00};                              // empty tagged-field section
   EXPECT_EQ(EncodeMessage(h, 2), expected);
   RequestHeader back;
   ASSERT_TRUE(DecodeMessage(expected, 2, &back).ok());
@@ -125,8 +125,8 @@ TEST(Wire, KnownTaggedFieldOfWrongSizeIsRejected) {
   FetchRequest f;
   Bytes b = EncodeMessage(f, 12);
   ASSERT_EQ(b.back(), 0x00);
-  b.back() = 0x01;                                  // one tagged field
-  Bytes tail = {0x00, 0x03, 0x00, 0x00, 0x00};      // tag 0, size 3, null + 2 stray bytes
+  b.back() = 0x01;                              // one tagged field
+  Bytes tail = {0x00, 0x03, 0x00, 0x00, 0x00};  // tag 0, size 3, null + 2 stray bytes
   b.insert(b.end(), tail.begin(), tail.end());
   FetchRequest back;
   absl::Status st = DecodeMessage(b, 12, &back);
