@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${FJORD_JOBS:-$(nproc)}
+# Let ccache share results between checkouts in different folders (CI clones afresh).
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
 
 bash scripts/install-deps.sh
 # kafkajs for the client-compatibility tests (npm registry; no lock file is kept).
@@ -36,7 +38,7 @@ if command -v clang++ >/dev/null; then
   step "fuzz targets (clang, libFuzzer, bounded runs)"
   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DFJORD_SANITIZE=ON -DFJORD_FUZZ=ON -DFJORD_BUILD_BENCH=OFF >/dev/null
-  time ninja -C build/fuzz -j"$jobs"
+  time ninja -C build/fuzz -j"$jobs" $(ninja -C build/fuzz -t targets all | grep -o '^fuzz_[a-z_]*:' | tr -d : | sort -u)
   ctest --test-dir build/fuzz --output-on-failure -L fuzz
 else
   step "fuzz targets skipped: clang++ not found"

@@ -10,6 +10,7 @@
 #include "fjord/protocol/messages/metadata_request.h"
 #include "fjord/protocol/messages/produce_request.h"
 #include "fjord/protocol/messages/request_header.h"
+#include "fjord/protocol/request_frame.h"
 
 namespace fjord::protocol {
 namespace {
@@ -201,6 +202,41 @@ TEST(Wire, WriterRefusesToOverflow) {
   w.WriteInt16(2);
   EXPECT_FALSE(w.ok());
   EXPECT_EQ(w.position(), 2u);
+}
+
+}  // namespace
+}  // namespace fjord::protocol
+
+namespace fjord::protocol {
+namespace {
+
+TEST(RequestFrame, ParsesHeaderOfAVersionBeyondTheSpecs) {
+  // KIP-511: a client may open with an ApiVersions version the broker does not know; the
+  // header must still parse (flexible, v2) so the broker can answer in the v0 format.
+  RequestHeader h;
+  h.request_api_key = 18;
+  h.request_api_version = 9;
+  h.correlation_id = 42;
+  h.client_id = "future-client";
+  std::vector<uint8_t> frame = EncodeMessage(h, 2);
+  frame.push_back(0xAA);  // a body this build cannot read
+  RequestFrame f;
+  ASSERT_TRUE(ParseRequestFrame(frame, &f).ok());
+  EXPECT_EQ(f.header_version, 2);
+  EXPECT_EQ(f.header.correlation_id, 42);
+  EXPECT_EQ(f.body.size(), 1u);
+}
+
+TEST(RequestFrame, RejectsUnknownKeysAndShortFrames) {
+  std::vector<uint8_t> unknown = {0x03, 0xE7, 0x00, 0x00, 0, 0, 0, 1, 0xFF, 0xFF};
+  RequestFrame f;
+  EXPECT_EQ(ParseRequestFrame(unknown, &f).code(), absl::StatusCode::kNotFound);
+  std::vector<uint8_t> short_frame = {0x00, 0x12, 0x00};
+  EXPECT_EQ(ParseRequestFrame(short_frame, &f).code(), absl::StatusCode::kInvalidArgument);
+  std::vector<uint8_t> truncated_client_id = {0x00, 0x12, 0x00, 0x00, 0, 0, 0, 1, 0x00, 0x09, 'a'};
+  EXPECT_EQ(ParseRequestFrame(truncated_client_id, &f).code(), absl::StatusCode::kInvalidArgument);
+  std::vector<uint8_t> negative_version = {0x00, 0x12, 0xFF, 0xFF, 0, 0, 0, 1, 0xFF, 0xFF};
+  EXPECT_EQ(ParseRequestFrame(negative_version, &f).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
