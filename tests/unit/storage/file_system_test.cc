@@ -1,32 +1,20 @@
 #include "fjord/storage/file_system.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "fjord/storage/fault_injection_file_system.h"
+#include "temp_dir.h"
 
 namespace fjord::storage {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "fjord-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::fjord::testing::TempDir;
 
 Bytes Fill(size_t n, uint8_t v) { return Bytes(n, v); }
 

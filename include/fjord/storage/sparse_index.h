@@ -1,0 +1,107 @@
+#pragma once
+// The sparse indexes of a log segment, in Kafka's on-disk formats:
+//
+//   .index      OffsetIndex: 8-byte entries  [relative offset int32 BE][position int32 BE]
+//   .timeindex  TimeIndex:  12-byte entries  [timestamp int64 BE][relative offset int32 BE]
+//
+// Both are append-only and sorted by their key. An entry maps a key to the first batch at
+// or after it; lookups return the last entry whose key is <= the target (the place to
+// start scanning the segment). Entries are appended as the segment grows (one per
+// `index.interval.bytes` of log) and the file holds exactly the entries, no preallocated
+// tail. The newest entries (kWarmEntries) are also kept in memory, since nearly every
+// lookup is near the tail; older ones are read with a binary search over the file.
+//
+// Owned by its Segment, on the partition's event loop. An index is never trusted after an
+// unclean stop: recovery rebuilds it from the log.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fjord/storage/file_system.h"
+
+namespace fjord::storage {
+
+struct OffsetIndexEntry {
+  int32_t relative_offset = 0;
+  int32_t position = 0;
+
+  static constexpr size_t kSize = 8;
+  using Key = int32_t;
+  Key key() const { return relative_offset; }
+  void Encode(uint8_t* out) const;
+  static OffsetIndexEntry Decode(const uint8_t* in);
+  bool operator==(const OffsetIndexEntry&) const = default;
+};
+
+struct TimeIndexEntry {
+  int64_t timestamp = 0;
+  int32_t relative_offset = 0;
+
+  static constexpr size_t kSize = 12;
+  using Key = int64_t;
+  Key key() const { return timestamp; }
+  void Encode(uint8_t* out) const;
+  static TimeIndexEntry Decode(const uint8_t* in);
+  bool operator==(const TimeIndexEntry&) const = default;
+};
+
+template <typename Entry>
+class SparseIndex {
+ public:
+  static constexpr size_t kWarmEntries = 128;
+
+  // Opens (creating if needed) the index at `path`, able to hold `max_bytes` of entries.
+  // A file whose size is not a whole number of entries, or whose keys are not
+  // non-decreasing, fails with kDataLoss: the caller rebuilds it from the log.
+  static absl::StatusOr<std::unique_ptr<SparseIndex>> Open(FileSystem& fs, const std::string& path,
+                                                           size_t max_bytes);
+
+  size_t entries() const { return entries_; }
+  bool full() const { return (entries_ + 1) * Entry::kSize > max_bytes_; }
+  size_t size_bytes() const { return entries_ * Entry::kSize; }
+  std::optional<Entry> last() const;
+
+  // Appends an entry. The key must not be below the last one; an entry with the same key
+  // as the last is skipped (the time index keeps the first offset of each timestamp).
+  // Fails with kResourceExhausted when full.
+  absl::Status Append(const Entry& e);
+
+  // The last entry whose key <= target, or nullopt when every key is greater.
+  absl::StatusOr<std::optional<Entry>> Lookup(typename Entry::Key target) const;
+  // The first entry whose key >= target, or nullopt (time index: first offset at or
+  // after a timestamp).
+  absl::StatusOr<std::optional<Entry>> LookupCeiling(typename Entry::Key target) const;
+
+  // Drops every entry whose key >= key (log truncation).
+  absl::Status TruncateFrom(typename Entry::Key key);
+  absl::Status Reset();
+  absl::Status Sync() { return file_->Sync(); }
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  SparseIndex(std::unique_ptr<File> file, size_t max_bytes)
+      : file_(std::move(file)), max_bytes_(max_bytes) {}
+  absl::StatusOr<Entry> ReadEntry(size_t i) const;
+  // Index of the first entry with key > target (upper bound), over all entries.
+  absl::StatusOr<size_t> UpperBound(typename Entry::Key target) const;
+  absl::StatusOr<size_t> LowerBound(typename Entry::Key target) const;
+  absl::Status LoadWarm();
+
+  std::unique_ptr<File> file_;
+  size_t max_bytes_;
+  size_t entries_ = 0;
+  std::vector<Entry> warm_;  // the last min(entries_, kWarmEntries) entries
+};
+
+using OffsetIndex = SparseIndex<OffsetIndexEntry>;
+using TimeIndex = SparseIndex<TimeIndexEntry>;
+
+extern template class SparseIndex<OffsetIndexEntry>;
+extern template class SparseIndex<TimeIndexEntry>;
+
+}  // namespace fjord::storage
