@@ -678,6 +678,10 @@ def emit_struct_impl(o, st, msg, qual):
     o()
 
 
+def structs_ns(msg):
+    return snake(msg.name) + "_structs"
+
+
 def api_const(name):
     return "k" + name
 
@@ -701,8 +705,22 @@ def header_text(msg, api_keys_needed):
     o()
     o(f"namespace {ns} {{")
     o()
+    # The nested structs live in a namespace of their own and are aliased into the message:
+    # a struct nested in the class could not be used in std::optional members before the
+    # class is complete (CWG 1397).
+    if msg.order:
+        o(f"namespace {structs_ns(msg)} {{")
+        o()
+        for st in msg.order:
+            emit_struct_decl(o, st, msg, False)
+        o(f"}}  // namespace {structs_ns(msg)}")
+        o()
     o(f"struct {msg.name} {{")
     o.indent()
+    for st in msg.order:
+        o(f"using {st.name} = {structs_ns(msg)}::{st.name};")
+    if msg.order:
+        o()
     o(f'static constexpr const char* kName = "{msg.name}";')
     o(f"static constexpr int16_t kMinVersion = {msg.valid[0]};")
     o(f"static constexpr int16_t kMaxVersion = {msg.valid[1]};")
@@ -712,8 +730,6 @@ def header_text(msg, api_keys_needed):
     elif msg.schema["api_key"] is not None:
         o(f"static constexpr int16_t kRecordType = {msg.schema['api_key']};")
     o()
-    for st in msg.order:
-        emit_struct_decl(o, st, msg, False)
     emit_struct_decl(o, msg.top, msg, True)
     o.dedent()
     o("};")
@@ -732,7 +748,7 @@ def source_text(msg, include):
     o(f"namespace {ns} {{")
     o()
     for st in msg.order:
-        emit_struct_impl(o, st, msg, f"{msg.name}::{st.name}")
+        emit_struct_impl(o, st, msg, f"{structs_ns(msg)}::{st.name}")
     emit_struct_impl(o, msg.top, msg, msg.name)
     o(f"}}  // namespace {ns}")
     return o.text()
