@@ -6,30 +6,17 @@
 #include <vector>
 
 #include "fjord/base/crc32c.h"
+#include "memcpy_baseline.h"
 
 namespace {
 
-constexpr size_t kMiB = 1 << 20;
+using ::fjord::bench::kMiB;
 
-std::vector<uint8_t> Buffer() {
-  std::vector<uint8_t> b(kMiB);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(i * 131 + 7);
-  return b;
-}
-
-void BM_Memcpy1MiB(benchmark::State& state) {
-  std::vector<uint8_t> src = Buffer(), dst(kMiB);
-  for (auto _ : state) {
-    std::memcpy(dst.data(), src.data(), kMiB);
-    benchmark::DoNotOptimize(dst.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kMiB));
-}
+using ::fjord::bench::BM_Memcpy1MiB;
 BENCHMARK(BM_Memcpy1MiB);
 
 void BM_Crc32c1MiB(benchmark::State& state) {
-  std::vector<uint8_t> buf = Buffer();
+  std::vector<uint8_t> buf = ::fjord::bench::PatternBuffer(kMiB);
   for (auto _ : state) benchmark::DoNotOptimize(fjord::crc32c::Value(buf));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kMiB));
   state.SetLabel(fjord::crc32c::HardwareAccelerated() ? "sse4.2, 3 streams" : "portable");
@@ -37,7 +24,7 @@ void BM_Crc32c1MiB(benchmark::State& state) {
 BENCHMARK(BM_Crc32c1MiB);
 
 void BM_Crc32cPortable1MiB(benchmark::State& state) {
-  std::vector<uint8_t> buf = Buffer();
+  std::vector<uint8_t> buf = ::fjord::bench::PatternBuffer(kMiB);
   for (auto _ : state) {
     benchmark::DoNotOptimize(fjord::crc32c::ExtendPortable(0, buf.data(), buf.size()));
   }

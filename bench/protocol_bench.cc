@@ -9,18 +9,13 @@
 
 #include "fjord/protocol/messages/fetch_response.h"
 #include "fjord/protocol/messages/produce_request.h"
+#include "memcpy_baseline.h"
 
 namespace fp = fjord::protocol;
 
 namespace {
 
-constexpr size_t kMiB = 1 << 20;
-
-std::vector<uint8_t> Payload(size_t n) {
-  std::vector<uint8_t> p(n);
-  for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(i * 131 + 7);
-  return p;
-}
+using ::fjord::bench::kMiB;
 
 fp::ProduceRequest MakeProduce(int partitions, const std::vector<uint8_t>& payload) {
   fp::ProduceRequest r;
@@ -52,20 +47,12 @@ fp::FetchResponse MakeFetch(int partitions, const std::vector<uint8_t>& payload)
   return r;
 }
 
-void BM_Memcpy1MiB(benchmark::State& state) {
-  std::vector<uint8_t> src = Payload(kMiB), dst(kMiB);
-  for (auto _ : state) {
-    std::memcpy(dst.data(), src.data(), kMiB);
-    benchmark::DoNotOptimize(dst.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kMiB));
-}
+using ::fjord::bench::BM_Memcpy1MiB;
 BENCHMARK(BM_Memcpy1MiB);
 
 // Args: partitions, record bytes in total.
 void BM_DecodeProduce(benchmark::State& state) {
-  std::vector<uint8_t> payload = Payload(static_cast<size_t>(state.range(1)));
+  std::vector<uint8_t> payload = ::fjord::bench::PatternBuffer(static_cast<size_t>(state.range(1)));
   std::vector<uint8_t> frame =
       fp::EncodeMessage(MakeProduce(static_cast<int>(state.range(0)), payload), 9);
   for (auto _ : state) {
@@ -82,7 +69,7 @@ BENCHMARK(BM_DecodeProduce)
     ->Args({16, 16 * kMiB});
 
 void BM_EncodeProduce(benchmark::State& state) {
-  std::vector<uint8_t> payload = Payload(kMiB);
+  std::vector<uint8_t> payload = ::fjord::bench::PatternBuffer(kMiB);
   fp::ProduceRequest r = MakeProduce(static_cast<int>(state.range(0)), payload);
   std::vector<uint8_t> out;
   out.reserve(kMiB + 4096);
@@ -96,7 +83,7 @@ void BM_EncodeProduce(benchmark::State& state) {
 BENCHMARK(BM_EncodeProduce)->Arg(1)->Arg(16);
 
 void BM_DecodeFetchResponse(benchmark::State& state) {
-  std::vector<uint8_t> payload = Payload(kMiB);
+  std::vector<uint8_t> payload = ::fjord::bench::PatternBuffer(kMiB);
   std::vector<uint8_t> frame =
       fp::EncodeMessage(MakeFetch(static_cast<int>(state.range(0)), payload), 12);
   for (auto _ : state) {
@@ -109,7 +96,7 @@ void BM_DecodeFetchResponse(benchmark::State& state) {
 BENCHMARK(BM_DecodeFetchResponse)->Arg(1)->Arg(16);
 
 void BM_EncodeFetchResponse(benchmark::State& state) {
-  std::vector<uint8_t> payload = Payload(kMiB);
+  std::vector<uint8_t> payload = ::fjord::bench::PatternBuffer(kMiB);
   fp::FetchResponse r = MakeFetch(static_cast<int>(state.range(0)), payload);
   std::vector<uint8_t> out;
   out.reserve(kMiB + 4096);
