@@ -16,6 +16,8 @@
 
 #include "fjord/protocol/api_dispatch.h"
 #include "fjord/protocol/api_keys.h"
+#include "fjord/protocol/messages/produce_request.h"
+#include "fjord/protocol/record_batch.h"
 #include "fjord/protocol/request_frame.h"
 
 namespace fjord::protocol {
@@ -104,6 +106,79 @@ TEST(Golden, FixturesCoverTheRequestsEachClientMustSend) {
       EXPECT_TRUE(apis[client].count(name)) << client << " sent no " << name;
     }
   }
+}
+
+// What each capture client was told to send (tests/golden/capture.sh and clients/).
+struct Sent {
+  Compression codec;
+  bool idempotent;
+  bool all_in_first_request;  // librdkafka batches all ten lines of stdin in one request
+};
+const std::map<std::string, Sent> kSent = {
+    {"kcat-none", {Compression::kNone, false, true}},
+    {"kcat-gzip", {Compression::kGzip, false, true}},
+    {"kcat-snappy", {Compression::kSnappy, false, true}},
+    {"kcat-lz4", {Compression::kLz4, false, true}},
+    {"kcat-zstd", {Compression::kZstd, false, true}},
+    {"confluent-idempotent", {Compression::kZstd, true, true}},
+    {"kafka-python-producer", {Compression::kGzip, false, false}},
+    {"kafkajs-producer", {Compression::kGzip, false, false}},
+};
+
+std::string Text(std::span<const uint8_t> b) { return std::string(b.begin(), b.end()); }
+
+// A produce request built by a real client decodes to the batches and records it sent:
+// key-<i> / value-<i> with header h1=v1, in the codec the client was configured with.
+TEST(Golden, ProduceRequestsCarryTheRecordsTheClientsSent) {
+  int checked = 0;
+  for (const Fixture& fx : LoadFixtures()) {
+    if (fx.file.rfind("Produce-", 0) != 0) continue;
+    SCOPED_TRACE(fx.client + "/" + fx.file);
+    auto sent = kSent.find(fx.client);
+    ASSERT_NE(sent, kSent.end()) << "no expectation for this client";
+    RequestFrame frame;
+    ASSERT_TRUE(ParseRequestFrame(fx.frame, &frame).ok());
+    ProduceRequest req;
+    ASSERT_TRUE(DecodeMessage(frame.body, frame.version, &req).ok());
+    ASSERT_EQ(req.topic_data.size(), 1u);
+    EXPECT_EQ(req.topic_data[0].name, "golden");
+    int next = 0;
+    for (const auto& partition : req.topic_data[0].partition_data) {
+      BatchValidation produce_rules;
+      produce_rules.require_dense_offsets = true;
+      RecordBatchIterator batches(partition.records.bytes, produce_rules);
+      while (batches.Next()) {
+        const RecordBatchHeader& h = batches.batch().header();
+        EXPECT_EQ(h.compression(), sent->second.codec);
+        EXPECT_EQ(h.is_idempotent(), sent->second.idempotent);
+        RecordValidation record_rules;
+        record_rules.require_dense_offsets = true;
+        RecordReader records(batches.batch(), record_rules);
+        while (records.Next()) {
+          const Record& r = records.record();
+          ASSERT_TRUE(r.key && r.value);
+          EXPECT_EQ(Text(*r.key), "key-" + std::to_string(next));
+          EXPECT_EQ(Text(*r.value), "value-" + std::to_string(next));
+          ASSERT_EQ(r.headers.size(), 1u);
+          EXPECT_EQ(r.headers[0].key, "h1");
+          ASSERT_TRUE(r.headers[0].value.has_value());
+          EXPECT_EQ(Text(*r.headers[0].value), "v1");
+          EXPECT_GT(r.timestamp, 1600000000000);  // a real wall-clock CreateTime
+          ++next;
+        }
+        ASSERT_TRUE(records.status().ok()) << records.status();
+      }
+      ASSERT_TRUE(batches.status().ok()) << batches.status();
+      EXPECT_FALSE(batches.has_partial_tail());
+    }
+    if (sent->second.all_in_first_request) {
+      EXPECT_EQ(next, 10);
+    } else {
+      EXPECT_GE(next, 1);
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 8);
 }
 
 }  // namespace
