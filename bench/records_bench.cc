@@ -1,6 +1,6 @@
-// The record path's hot loops: CRC-32C over 1 MiB against memcpy of the same 1 MiB in the
-// same run (target: CRC-32C >= 0.5x memcpy bandwidth), and reading and building a 1 MiB
-// uncompressed batch (the broker validates every produced batch record by record).
+// The record path's hot loops, beside memcpy of 1 MiB in the same run: reading and
+// building a 1 MiB uncompressed batch (the broker validates every produced batch record
+// by record). CRC-32C against memcpy is in base_bench.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -8,42 +8,20 @@
 #include <string>
 #include <vector>
 
-#include "fjord/base/crc32c.h"
 #include "fjord/protocol/record_batch.h"
 #include "fjord/protocol/record_batch_builder.h"
+#include "memcpy_baseline.h"
 
 namespace {
 
 using namespace fjord;
 using namespace fjord::protocol;
 
-constexpr size_t kMiB = 1 << 20;
+using ::fjord::bench::kMiB;
 constexpr size_t kValueSize = 100;  // a typical small Kafka record
 
-std::vector<uint8_t> Buffer() {
-  std::vector<uint8_t> b(kMiB);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(i * 131 + 7);
-  return b;
-}
-
-void BM_Memcpy1MiB(benchmark::State& state) {
-  std::vector<uint8_t> src = Buffer(), dst(kMiB);
-  for (auto _ : state) {
-    std::memcpy(dst.data(), src.data(), kMiB);
-    benchmark::DoNotOptimize(dst.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kMiB));
-}
+using ::fjord::bench::BM_Memcpy1MiB;
 BENCHMARK(BM_Memcpy1MiB);
-
-void BM_Crc32c1MiB(benchmark::State& state) {
-  std::vector<uint8_t> buf = Buffer();
-  for (auto _ : state) benchmark::DoNotOptimize(crc32c::Value(buf));
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kMiB));
-  state.SetLabel(crc32c::HardwareAccelerated() ? "sse4.2" : "portable");
-}
-BENCHMARK(BM_Crc32c1MiB);
 
 // Records of kValueSize-byte values with 8-byte keys until the batch holds about 1 MiB.
 RecordBatchBuilder FillBuilder() {

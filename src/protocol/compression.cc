@@ -53,12 +53,7 @@ class BoundedOutput {
   bool EnsureRoom() {
     if (room() > 0) return true;
     if (out_->size() >= limit_) return false;
-    size_t next = std::min(limit_, std::max(out_->size() * 2, kMinChunk));
-    std::vector<uint8_t> bigger;
-    bigger.reserve(next);
-    bigger.assign(out_->begin(), out_->begin() + static_cast<std::ptrdiff_t>(used_));
-    bigger.resize(next);
-    out_->swap(bigger);
+    GrowTo(std::min(limit_, std::max(out_->size() * 2, kMinChunk)));
     return true;
   }
 
@@ -66,18 +61,23 @@ class BoundedOutput {
   bool Reserve(size_t n) {
     if (n > max_ - std::min(max_, used_)) return false;
     if (room() >= n) return true;
-    size_t next = std::min(limit_, std::max(used_ + n, out_->size() * 2));
-    std::vector<uint8_t> bigger;
-    bigger.reserve(next);
-    bigger.assign(out_->begin(), out_->begin() + static_cast<std::ptrdiff_t>(used_));
-    bigger.resize(next);
-    out_->swap(bigger);
+    GrowTo(std::min(limit_, std::max(used_ + n, out_->size() * 2)));
     return true;
   }
 
   void Finish() { out_->resize(used_); }
 
  private:
+  // Moves the bytes used so far into a buffer of exactly `next` bytes (reserve first, so
+  // the vector never over-allocates past the limit).
+  void GrowTo(size_t next) {
+    std::vector<uint8_t> bigger;
+    bigger.reserve(next);
+    bigger.assign(out_->begin(), out_->begin() + static_cast<std::ptrdiff_t>(used_));
+    bigger.resize(next);
+    out_->swap(bigger);
+  }
+
   std::vector<uint8_t>* out_;
   size_t used_ = 0;
   size_t max_;
