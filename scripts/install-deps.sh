@@ -29,13 +29,19 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO="sudo"
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all ${#pkgs[@]} packages present"
+fi
+
+# npm ships inside some nodejs builds and as its own Debian package in others.
+if [[ "${1:-}" != "--build" ]] && ! command -v npm >/dev/null; then
+  echo "install-deps: installing npm"
+  DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq --no-install-recommends npm
 fi
