@@ -255,8 +255,8 @@ class CaptureBroker {
     r.host = "127.0.0.1";
     r.port = port_;
     if (version >= 4) {
-      // Batched form: one coordinator per requested key; the key itself is not needed to
-      // answer, so decode only what the reply needs.
+      // Batched form (v4+): the capture clients ask for one key at a time, so one
+      // coordinator entry answers them; the request body is not read.
       fp::FindCoordinatorResponse::Coordinator c;
       c.node_id = fjord::NodeId(0);
       c.host = "127.0.0.1";
