@@ -121,25 +121,31 @@ absl::StatusOr<size_t> SparseIndex<Entry>::UpperBound(typename Entry::Key target
 }
 
 template <typename Entry>
-absl::StatusOr<size_t> SparseIndex<Entry>::LowerBound(typename Entry::Key target) const {
+template <typename Pred>
+absl::StatusOr<size_t> SparseIndex<Entry>::PartitionPoint(Pred at_or_after) const {
   size_t cold = entries_ - warm_.size();
-  if (!warm_.empty() && warm_.front().key() < target) {
-    auto it = std::lower_bound(warm_.begin(), warm_.end(), target,
-                               [](const Entry& e, auto t) { return e.key() < t; });
+  if (!warm_.empty() && !at_or_after(warm_.front())) {
+    auto it = std::partition_point(warm_.begin(), warm_.end(),
+                                   [&](const Entry& e) { return !at_or_after(e); });
     return cold + static_cast<size_t>(it - warm_.begin());
   }
-  size_t lo = 0, hi = cold;  // first index in [lo, hi) with key >= target
+  size_t lo = 0, hi = cold;  // first index in [lo, hi) that satisfies the predicate
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     absl::StatusOr<Entry> e = ReadEntry(mid);
     if (!e.ok()) return e.status();
-    if (e->key() < target) {
+    if (!at_or_after(*e)) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
   return lo;
+}
+
+template <typename Entry>
+absl::StatusOr<size_t> SparseIndex<Entry>::LowerBound(typename Entry::Key target) const {
+  return PartitionPoint([target](const Entry& e) { return e.key() >= target; });
 }
 
 template <typename Entry>
@@ -167,9 +173,22 @@ template <typename Entry>
 absl::Status SparseIndex<Entry>::TruncateFrom(typename Entry::Key key) {
   absl::StatusOr<size_t> lb = LowerBound(key);
   if (!lb.ok()) return lb.status();
-  if (*lb == entries_) return absl::OkStatus();
-  if (absl::Status s = file_->Truncate(*lb * Entry::kSize); !s.ok()) return s;
-  entries_ = *lb;
+  return TruncateToEntries(*lb);
+}
+
+template <typename Entry>
+absl::Status SparseIndex<Entry>::TruncateFromRelativeOffset(int32_t relative_offset) {
+  absl::StatusOr<size_t> at = PartitionPoint(
+      [relative_offset](const Entry& e) { return e.relative_offset >= relative_offset; });
+  if (!at.ok()) return at.status();
+  return TruncateToEntries(*at);
+}
+
+template <typename Entry>
+absl::Status SparseIndex<Entry>::TruncateToEntries(size_t n) {
+  if (n >= entries_) return absl::OkStatus();
+  if (absl::Status s = file_->Truncate(n * Entry::kSize); !s.ok()) return s;
+  entries_ = n;
   return LoadWarm();
 }
 

@@ -79,6 +79,9 @@ class SparseIndex {
 
   // Drops every entry whose key >= key (log truncation).
   absl::Status TruncateFrom(typename Entry::Key key);
+  // Drops every entry whose relative offset >= relative_offset. Both indexes grow in
+  // offset as well as in key, so this is a binary search too.
+  absl::Status TruncateFromRelativeOffset(int32_t relative_offset);
   absl::Status Reset();
   absl::Status Sync() { return file_->Sync(); }
   const std::string& path() const { return file_->path(); }
@@ -90,6 +93,10 @@ class SparseIndex {
   // Index of the first entry with key > target (upper bound), over all entries.
   absl::StatusOr<size_t> UpperBound(typename Entry::Key target) const;
   absl::StatusOr<size_t> LowerBound(typename Entry::Key target) const;
+  // First index whose entry satisfies `at_or_after` (false, ..., false, true, ..., true).
+  template <typename Pred>
+  absl::StatusOr<size_t> PartitionPoint(Pred at_or_after) const;
+  absl::Status TruncateToEntries(size_t n);
   absl::Status LoadWarm();
 
   std::unique_ptr<File> file_;

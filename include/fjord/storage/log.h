@@ -1,0 +1,191 @@
+#pragma once
+// The log of one partition: an ordered set of segments in `<log.dir>/<topic>-<partition>/`,
+// the leader-epoch cache, the log start offset and the recovery point. Appends go to the
+// active (last) segment, which rolls on segment.bytes, segment.ms, a full index or an
+// offset that no longer fits its relative index.
+//
+// Ownership and threads: a Log belongs to the LogManager and is used by its partition's
+// event loop (appends, reads) and by the LogManager's background worker (flush,
+// retention). One mutex guards the segment list and offsets; it is held for in-memory
+// updates and page-cache writes, never across an fsync (Flush syncs outside it).
+// Reads return FileRegions that keep their files open, so a concurrent roll, retention
+// or truncation never invalidates bytes a fetch is sending.
+//
+// Durability: bytes below recovery_point() are fsynced. After an unclean stop, Open()
+// validates everything from the segment holding the recovery point on and truncates at
+// the first torn or corrupt batch. See src/storage/README.md, "Durability".
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "fjord/base/clock.h"
+#include "fjord/base/types.h"
+#include "fjord/storage/checkpoint_file.h"
+#include "fjord/storage/file_system.h"
+#include "fjord/storage/leader_epoch_cache.h"
+#include "fjord/storage/log_config.h"
+#include "fjord/storage/log_validator.h"
+#include "fjord/storage/segment.h"
+
+namespace fjord::storage {
+
+// ListOffsets' special timestamps (KIP-734 max timestamp, KIP-405 earliest local).
+inline constexpr int64_t kLatestTimestamp = -1;
+inline constexpr int64_t kEarliestTimestamp = -2;
+inline constexpr int64_t kMaxTimestamp = -3;
+inline constexpr int64_t kEarliestLocalTimestamp = -4;
+
+struct LogReadResult {
+  // Whole batches, in offset order, possibly from several segments.
+  std::vector<FileRegion> regions;
+  uint64_t bytes = 0;
+};
+
+// Reads regions into one buffer (tests, internal readers, TLS connections).
+absl::StatusOr<std::vector<uint8_t>> ReadRegions(const std::vector<FileRegion>& regions);
+
+class Log {
+ public:
+  // Runs a task off the caller's thread (the LogManager's worker); flushes after a roll
+  // go there. Without one they run inline after the append returns its lock.
+  using Executor = std::function<void(std::function<void()>)>;
+
+  struct Params {
+    FileSystem* fs = nullptr;
+    Clock* clock = nullptr;
+    std::string dir;  // the partition directory, created if missing
+    TopicPartition topic_partition;
+    LogConfig config;
+    // From the data dir's checkpoints (0 for a new log).
+    Offset recovery_point{0};
+    Offset log_start_offset{0};
+    // True when the data dir holds a clean-shutdown marker: nothing is rescanned.
+    bool had_clean_shutdown = false;
+    Executor executor;
+  };
+
+  static absl::StatusOr<std::unique_ptr<Log>> Open(Params params);
+  ~Log();
+
+  // Leader append: validates (log_validator.h), assigns offsets from the log end offset,
+  // stamps `leader_epoch`, writes. Failures carry an AppendError; nothing is appended.
+  absl::StatusOr<LogAppendInfo> AppendAsLeader(std::span<uint8_t> records, LeaderEpoch leader_epoch,
+                                               AppendOrigin origin = AppendOrigin::kClient);
+  // Follower append: keeps the leader's offsets and epochs (which feed the epoch cache).
+  absl::StatusOr<LogAppendInfo> AppendAsFollower(std::span<const uint8_t> records);
+
+  // Whole batches from the one holding start_offset: at most max_bytes (the first batch
+  // whole anyway when min_one_message), none whose last offset >= max_offset (the high
+  // watermark or last stable offset). kOutOfRange when start_offset is outside
+  // [log start offset, log end offset].
+  absl::StatusOr<LogReadResult> Read(Offset start_offset, uint64_t max_bytes, Offset max_offset,
+                                     bool min_one_message) const;
+
+  // ListOffsets: the first record with timestamp >= `timestamp`, or one of the special
+  // timestamps above; nullopt when no record is that recent.
+  absl::StatusOr<std::optional<TimestampAndOffset>> FetchOffsetByTimestamp(int64_t timestamp) const;
+
+  Offset log_start_offset() const;
+  Offset log_end_offset() const;
+  Offset recovery_point() const;
+  uint64_t size_bytes() const;
+  size_t segment_count() const;
+  LogConfig config() const;
+  void UpdateConfig(const LogConfig& config);
+  const TopicPartition& topic_partition() const { return tp_; }
+  const std::string& dir() const { return dir_; }
+
+  // fsyncs every segment holding offsets below `offset` (and the directory), then moves
+  // the recovery point there. Concurrent appends go on meanwhile.
+  absl::Status Flush(Offset offset);
+  absl::Status FlushAll() { return Flush(log_end_offset()); }
+  // True when flush.ms has passed since the last flush with unflushed data.
+  bool FlushDue(int64_t now_ms) const;
+
+  // Starts a new active segment at the log end offset (no-op when the active is empty).
+  absl::Status Roll();
+
+  // Follower truncation: drops every batch at or after `offset` (a batch holding it goes
+  // whole). Returns true when anything was removed.
+  absl::StatusOr<bool> TruncateTo(Offset offset);
+  // Drops everything and restarts the log empty at `offset` (a follower far behind).
+  absl::Status TruncateFullyAndStartAt(Offset offset);
+
+  // DeleteRecords: moves the log start offset up to `offset` (<= log end offset, else
+  // kOutOfRange). Segments wholly below it go at the next DeleteOldSegments.
+  absl::StatusOr<bool> MaybeIncrementLogStartOffset(Offset offset);
+  // Retention: deletes the oldest segments that are past retention.ms, beyond
+  // retention.bytes or below the log start offset, but only those wholly below
+  // `high_watermark`. Files are renamed `.deleted` and removed file.delete.delay.ms later
+  // by DeleteExpiredFiles. Returns the number of segments deleted.
+  absl::StatusOr<int> DeleteOldSegments(Offset high_watermark);
+  absl::Status DeleteExpiredFiles(int64_t now_ms);
+
+  // OffsetForLeaderEpoch: (largest epoch <= requested, end offset of that epoch).
+  std::pair<LeaderEpoch, Offset> EndOffsetForEpoch(LeaderEpoch epoch) const;
+  std::optional<LeaderEpoch> LatestEpoch() const;
+
+  // Clean shutdown of this log: everything fsynced; the Log must not be used after.
+  absl::Status Close();
+  // Removes the partition directory and everything in it (partition deletion); the Log
+  // must not be used after.
+  absl::Status Delete();
+
+ private:
+  explicit Log(Params params);
+  absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Segment& active() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return *segments_.rbegin()->second; }
+  Segment::Options SegmentOptions() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Rolls when the next append of `bytes` would break a roll rule; returns whether a
+  // flush of the old segment is owed.
+  absl::StatusOr<bool> MaybeRoll(uint64_t bytes, const LogAppendInfo& info)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RollLocked(Offset new_base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<LogAppendInfo> Write(std::span<const uint8_t> batches, LogAppendInfo info,
+                                      bool* flush_now, Offset* flush_to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AfterAppend(bool flush_now, Offset flush_to);
+  // Removes segments from the list and schedules their files' deletion.
+  absl::Status RemoveSegments(const std::vector<Offset>& bases) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status TruncateFullyLocked(Offset offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status UpdateEpochCache(std::span<const uint8_t> batches)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  FileSystem& fs_;
+  Clock& clock_;
+  const std::string dir_;
+  const TopicPartition tp_;
+  const Executor executor_;
+  const bool had_clean_shutdown_;
+
+  mutable absl::Mutex mu_;
+  // Serializes flushes, which sync outside mu_.
+  absl::Mutex flush_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  LogConfig config_ ABSL_GUARDED_BY(mu_);
+  std::map<Offset, std::shared_ptr<Segment>> segments_ ABSL_GUARDED_BY(mu_);
+  Offset log_start_offset_ ABSL_GUARDED_BY(mu_);
+  Offset recovery_point_ ABSL_GUARDED_BY(mu_);
+  int64_t unflushed_records_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_flush_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  bool dir_dirty_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<LeaderEpochCache> epochs_ ABSL_GUARDED_BY(mu_);
+  struct PendingDelete {
+    std::shared_ptr<Segment> segment;
+    int64_t due_ms;
+  };
+  std::vector<PendingDelete> pending_deletes_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace fjord::storage

@@ -1,0 +1,79 @@
+#pragma once
+// Validation of the record batches of one append, before any byte reaches a segment
+// (Kafka's LogValidator). A leader append checks every batch, assigns offsets by patching
+// BaseOffset, stamps the leader epoch and applies message.timestamp.type; a follower
+// append checks framing and CRC and keeps the leader's offsets. Pure functions of the
+// caller's buffer, which is patched in place: no copy on the produce path.
+//
+// Failures carry an AppendError that the server turns into the Kafka error code of the
+// partition's produce response (the table beside each value).
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fjord/base/types.h"
+#include "fjord/storage/log_config.h"
+
+namespace fjord::storage {
+
+enum class AppendError : uint8_t {
+  kNone = 0,
+  kCorruptMessage,      // CORRUPT_MESSAGE (2): CRC, framing, truncated batch
+  kInvalidRecord,       // INVALID_RECORD (87): well-framed but invalid contents
+  kMessageTooLarge,     // MESSAGE_TOO_LARGE (10): a batch over max.message.bytes
+  kRecordListTooLarge,  // RECORD_LIST_TOO_LARGE (18): the append exceeds segment.bytes
+  kInvalidTimestamp,    // INVALID_TIMESTAMP (32): outside the before/after bounds
+  kUnsupportedMagic,    // UNSUPPORTED_FOR_MESSAGE_FORMAT (43): magic 0/1 on a v2 path
+  kOffsetOutOfOrder,    // a follower batch below the log end offset (replication bug)
+  kStorage,             // KAFKA_STORAGE_ERROR (56): the disk failed
+};
+
+// A status whose code fits the failure and which carries `error` for AppendErrorOf.
+absl::Status AppendFailure(AppendError error, std::string message);
+// The AppendError of a failed append; kStorage for statuses without one.
+AppendError AppendErrorOf(const absl::Status& status);
+
+// Who is appending: clients get the strictest checks (KIP-98: only coordinators write
+// control batches; one batch per produce partition since magic 2).
+enum class AppendOrigin : uint8_t { kClient, kCoordinator, kReplication };
+
+struct ValidationContext {
+  AppendOrigin origin = AppendOrigin::kClient;
+  // Leader appends: the offset the first record gets, the epoch stamped on every batch,
+  // and the broker's clock for LogAppendTime and timestamp bounds.
+  Offset next_offset{0};
+  LeaderEpoch leader_epoch{-1};
+  int64_t now_ms = 0;
+};
+
+// What an append did (or, before it is written, will do).
+struct LogAppendInfo {
+  Offset first_offset{-1};
+  Offset last_offset{-1};
+  // The largest timestamp of the append and the offset of the batch holding it.
+  int64_t max_timestamp = -1;
+  Offset offset_of_max_timestamp{-1};
+  // The broker time written into LogAppendTime batches, or -1 (CreateTime).
+  int64_t log_append_time = -1;
+  Offset log_start_offset{0};
+  int32_t batch_count = 0;
+  int64_t record_count = 0;
+  size_t valid_bytes = 0;
+};
+
+// Leader (client or coordinator) append: validates and patches `records` in place.
+absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> records,
+                                                       const LogConfig& config,
+                                                       const ValidationContext& context);
+
+// Follower append: validates framing and CRC and that offsets only grow from
+// `next_offset`; leaves every byte as the leader wrote it.
+absl::StatusOr<LogAppendInfo> ValidateReplicatedBatches(std::span<const uint8_t> records,
+                                                        const LogConfig& config,
+                                                        Offset next_offset);
+
+}  // namespace fjord::storage

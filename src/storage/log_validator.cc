@@ -1,0 +1,245 @@
+#include "fjord/storage/log_validator.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "fjord/protocol/record_batch.h"
+
+namespace fjord::storage {
+namespace {
+
+using protocol::BatchValidation;
+using protocol::RecordBatchHeader;
+using protocol::RecordBatchIterator;
+using protocol::TimestampType;
+
+constexpr absl::string_view kPayloadUrl = "fjord.storage/append-error";
+
+absl::StatusCode CodeFor(AppendError error) {
+  switch (error) {
+    case AppendError::kCorruptMessage:
+      return absl::StatusCode::kDataLoss;
+    case AppendError::kInvalidRecord:
+    case AppendError::kInvalidTimestamp:
+      return absl::StatusCode::kInvalidArgument;
+    case AppendError::kMessageTooLarge:
+    case AppendError::kRecordListTooLarge:
+      return absl::StatusCode::kResourceExhausted;
+    case AppendError::kUnsupportedMagic:
+      return absl::StatusCode::kUnimplemented;
+    case AppendError::kOffsetOutOfOrder:
+      return absl::StatusCode::kFailedPrecondition;
+    case AppendError::kNone:
+    case AppendError::kStorage:
+      break;
+  }
+  return absl::StatusCode::kInternal;
+}
+
+// The codec's status codes, as documented in record_batch.h, mapped to append errors.
+absl::Status FromCodec(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kDataLoss:
+      return AppendFailure(AppendError::kCorruptMessage, std::string(s.message()));
+    case absl::StatusCode::kResourceExhausted:
+      return AppendFailure(AppendError::kMessageTooLarge, std::string(s.message()));
+    case absl::StatusCode::kUnimplemented:
+      return AppendFailure(AppendError::kUnsupportedMagic, std::string(s.message()));
+    default:
+      return AppendFailure(AppendError::kInvalidRecord, std::string(s.message()));
+  }
+}
+
+absl::Status CheckTotalSize(size_t size, const LogConfig& config) {
+  if (static_cast<int64_t>(size) > config.segment_bytes) {
+    return AppendFailure(
+        AppendError::kRecordListTooLarge,
+        absl::StrCat("append of ", size, " bytes exceeds segment.bytes ", config.segment_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTimestamp(int64_t ts, const LogConfig& config, int64_t now_ms) {
+  // KIP-937: a timestamp may lie at most before.max.ms in the past and after.max.ms in the
+  // future. Saturating arithmetic: the bounds default to "unlimited".
+  auto sat_sub = [](int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_sub_overflow(a, b, &r) ? std::numeric_limits<int64_t>::min() : r;
+  };
+  auto sat_add = [](int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+  };
+  if (ts < sat_sub(now_ms, config.message_timestamp_before_max_ms) ||
+      ts > sat_add(now_ms, config.message_timestamp_after_max_ms)) {
+    return AppendFailure(AppendError::kInvalidTimestamp,
+                         absl::StrCat("timestamp ", ts, " is outside [now - ",
+                                      config.message_timestamp_before_max_ms, ", now + ",
+                                      config.message_timestamp_after_max_ms, "] of ", now_ms));
+  }
+  return absl::OkStatus();
+}
+
+// Record-level checks of one leader batch (Kafka's LogValidator.validateRecord): framing,
+// offset deltas 0..n-1, timestamps. Returns the batch's true largest timestamp.
+absl::StatusOr<int64_t> ValidateRecords(const protocol::RecordBatchView& batch,
+                                        const LogConfig& config, int64_t now_ms,
+                                        bool check_timestamps) {
+  protocol::RecordValidation rv;
+  rv.require_dense_offsets = true;
+  rv.max_decompressed_size =
+      std::max<size_t>(rv.max_decompressed_size, static_cast<size_t>(config.max_message_bytes));
+  protocol::RecordReader reader(batch, rv);
+  int64_t max_ts = protocol::kNoTimestamp;
+  while (reader.Next()) {
+    int64_t ts = batch.header().base_timestamp + reader.record().timestamp_delta;
+    if (check_timestamps) {
+      if (absl::Status s = CheckTimestamp(ts, config, now_ms); !s.ok()) return s;
+    }
+    max_ts = std::max(max_ts, ts);
+  }
+  if (!reader.status().ok()) return FromCodec(reader.status());
+  return max_ts;
+}
+
+}  // namespace
+
+absl::Status AppendFailure(AppendError error, std::string message) {
+  absl::Status s(CodeFor(error), message);
+  s.SetPayload(kPayloadUrl, absl::Cord(std::string(1, static_cast<char>(error))));
+  return s;
+}
+
+AppendError AppendErrorOf(const absl::Status& status) {
+  if (status.ok()) return AppendError::kNone;
+  auto p = status.GetPayload(kPayloadUrl);
+  if (!p || p->size() != 1) return AppendError::kStorage;
+  return static_cast<AppendError>(static_cast<uint8_t>((*p)[0]));
+}
+
+absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> records,
+                                                       const LogConfig& config,
+                                                       const ValidationContext& context) {
+  if (absl::Status s = CheckTotalSize(records.size(), config); !s.ok()) return s;
+  BatchValidation bv;
+  bv.max_batch_size = static_cast<size_t>(std::max(config.max_message_bytes, 0));
+  bv.require_dense_offsets = true;
+  const bool log_append_time = config.message_timestamp_type == TimestampType::kLogAppendTime;
+  const bool check_timestamps =
+      !log_append_time && (config.message_timestamp_before_max_ms != kUnlimited ||
+                           config.message_timestamp_after_max_ms != kUnlimited);
+
+  LogAppendInfo info;
+  info.first_offset = context.next_offset;
+  Offset next = context.next_offset;
+  RecordBatchIterator it(records, bv);
+  while (it.Next()) {
+    const protocol::RecordBatchView& view = it.batch();
+    const RecordBatchHeader& h = view.header();
+    if (context.origin == AppendOrigin::kClient) {
+      // Since magic 2 a produce request carries one batch per partition.
+      if (info.batch_count > 0) {
+        return AppendFailure(AppendError::kInvalidRecord,
+                             "a produce request must carry exactly one record batch per "
+                             "partition");
+      }
+      if (h.is_control()) {
+        return AppendFailure(AppendError::kInvalidRecord, "clients may not write control batches");
+      }
+    }
+    int64_t max_ts = h.max_timestamp;
+    if (config.validate_records) {
+      absl::StatusOr<int64_t> true_max =
+          ValidateRecords(view, config, context.now_ms, check_timestamps);
+      if (!true_max.ok()) return true_max.status();
+      max_ts = *true_max;
+    } else if (check_timestamps) {
+      // Without record checks, the header's bounds stand in for the records.
+      if (absl::Status s = CheckTimestamp(h.max_timestamp, config, context.now_ms); !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = CheckTimestamp(h.base_timestamp, config, context.now_ms); !s.ok()) {
+        return s;
+      }
+    }
+
+    std::span<uint8_t> bytes = records.subspan(view.position(), view.bytes().size());
+    if (absl::Status s = protocol::SetBaseOffset(bytes, next); !s.ok()) return FromCodec(s);
+    if (absl::Status s = protocol::SetPartitionLeaderEpoch(bytes, context.leader_epoch); !s.ok()) {
+      return FromCodec(s);
+    }
+    if (log_append_time) {
+      if (absl::Status s = protocol::SetLogAppendTime(bytes, context.now_ms); !s.ok()) {
+        return FromCodec(s);
+      }
+      max_ts = context.now_ms;
+      info.log_append_time = context.now_ms;
+    } else if (max_ts != h.max_timestamp || h.timestamp_type() != TimestampType::kCreateTime) {
+      // The header must tell the truth the time index and retention rely on.
+      if (absl::Status s = protocol::SetMaxTimestamp(bytes, TimestampType::kCreateTime, max_ts);
+          !s.ok()) {
+        return FromCodec(s);
+      }
+    }
+    Offset last = next + h.last_offset_delta;
+    if (max_ts > info.max_timestamp || info.offset_of_max_timestamp.value < 0) {
+      info.max_timestamp = std::max(info.max_timestamp, max_ts);
+      info.offset_of_max_timestamp = last;
+    }
+    info.last_offset = last;
+    next = last + 1;
+    info.batch_count++;
+    info.record_count += h.records_count;
+  }
+  if (!it.status().ok()) return FromCodec(it.status());
+  if (it.has_partial_tail()) {
+    return AppendFailure(AppendError::kCorruptMessage,
+                         absl::StrCat("truncated record batch at byte ", it.position()));
+  }
+  if (info.batch_count == 0) {
+    return AppendFailure(AppendError::kInvalidRecord, "the append holds no record batch");
+  }
+  info.valid_bytes = it.position();
+  return info;
+}
+
+absl::StatusOr<LogAppendInfo> ValidateReplicatedBatches(std::span<const uint8_t> records,
+                                                        const LogConfig& config,
+                                                        Offset next_offset) {
+  if (absl::Status s = CheckTotalSize(records.size(), config); !s.ok()) return s;
+  LogAppendInfo info;
+  RecordBatchIterator it(records);
+  Offset expected = next_offset;
+  while (it.Next()) {
+    const RecordBatchHeader& h = it.batch().header();
+    if (h.base_offset < expected) {
+      return AppendFailure(AppendError::kOffsetOutOfOrder,
+                           absl::StrCat("batch at offset ", h.base_offset.value,
+                                        " is below the expected next offset ", expected.value));
+    }
+    if (h.last_offset() < h.base_offset) {
+      return AppendFailure(AppendError::kCorruptMessage,
+                           absl::StrCat("batch offsets overflow at offset ", h.base_offset.value));
+    }
+    if (info.batch_count == 0) info.first_offset = h.base_offset;
+    if (h.max_timestamp > info.max_timestamp || info.offset_of_max_timestamp.value < 0) {
+      info.max_timestamp = std::max(info.max_timestamp, h.max_timestamp);
+      info.offset_of_max_timestamp = h.last_offset();
+    }
+    info.last_offset = h.last_offset();
+    expected = h.next_offset();
+    info.batch_count++;
+    info.record_count += h.records_count;
+  }
+  if (!it.status().ok()) return FromCodec(it.status());
+  if (it.has_partial_tail()) {
+    return AppendFailure(AppendError::kCorruptMessage,
+                         absl::StrCat("truncated record batch at byte ", it.position()));
+  }
+  info.valid_bytes = it.position();
+  return info;
+}
+
+}  // namespace fjord::storage
