@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<Index>> OpenOrReset(FileSystem& fs, const std::st
                                                    bool* rebuilt, Args... args) {
   auto index = Index::Open(fs, path, args...);
   if (index.ok() || index.status().code() != absl::StatusCode::kDataLoss) return index;
-  Logger().warn("{}: {}; rebuilding it from the log", path, index.status().message());
+  Logger().warn("{}; rebuilding it from the log", index.status().message());
   if (absl::Status s = fs.Remove(path); !s.ok()) return s;
   *rebuilt = true;
   return Index::Open(fs, path, args...);
