@@ -1,0 +1,2 @@
+// placeholder: filled in by the storage work in progress
+int main() { return 0; }
