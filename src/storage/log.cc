@@ -482,9 +482,9 @@ absl::StatusOr<int> Log::DeleteOldSegments(Offset high_watermark) {
   const int64_t now = clock_.NowMs();
   uint64_t total = 0;
   for (const auto& [base, seg] : segments_) total += seg->size();
-  int64_t excess = config_.retention_bytes >= 0
-                       ? static_cast<int64_t>(total) - config_.retention_bytes
-                       : std::numeric_limits<int64_t>::min();
+  // retention.bytes: how far the log is over its size limit.
+  int64_t excess =
+      config_.retention_bytes >= 0 ? static_cast<int64_t>(total) - config_.retention_bytes : 0;
   std::vector<Offset> drop;
   for (auto it = segments_.begin(); it != segments_.end(); ++it) {
     const Segment& seg = *it->second;
@@ -494,7 +494,8 @@ absl::StatusOr<int> Log::DeleteOldSegments(Offset high_watermark) {
     const bool below_start = upper <= log_start_offset_;
     const bool expired = config_.retention_ms >= 0 && seg.max_timestamp() >= 0 &&
                          now - seg.max_timestamp() > config_.retention_ms;
-    const bool over_size = excess - static_cast<int64_t>(seg.size()) >= 0;
+    const bool over_size =
+        config_.retention_bytes >= 0 && excess - static_cast<int64_t>(seg.size()) >= 0;
     if (!below_start && !expired && !over_size) break;
     excess -= static_cast<int64_t>(seg.size());
     drop.push_back(it->first);
