@@ -12,8 +12,10 @@
 // so the file is small and the index keeps only its entry count and last offset in memory:
 // every search reads the file (a broker holds thousands of these open at once).
 //
-// Owned by its Segment, on the partition's event loop; not thread-safe. Like the other
-// indexes it is never trusted after an unclean stop: recovery rebuilds it from the log.
+// Owned by its Segment, on the partition's event loop; not thread-safe. After an unclean
+// stop, recovery drops the entries past the recovered end of the segment; rebuilding the
+// entries of aborts whose index append was lost needs the producer state, which the
+// transactions work adds.
 
 #include <cstddef>
 #include <cstdint>
