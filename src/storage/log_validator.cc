@@ -104,6 +104,27 @@ absl::StatusOr<int64_t> ValidateRecords(const protocol::RecordBatchView& batch,
   return max_ts;
 }
 
+// Adds one batch to the append's summary.
+void AddBatch(Offset last, int64_t max_ts, int32_t records, LogAppendInfo* info) {
+  if (max_ts > info->max_timestamp || info->offset_of_max_timestamp.value < 0) {
+    info->max_timestamp = std::max(info->max_timestamp, max_ts);
+    info->offset_of_max_timestamp = last;
+  }
+  info->last_offset = last;
+  info->batch_count++;
+  info->record_count += records;
+}
+
+// How a walk over an append's batches ended: an error, a truncated batch, or cleanly.
+absl::Status EndStatus(const RecordBatchIterator& it) {
+  if (!it.status().ok()) return FromCodec(it.status());
+  if (it.has_partial_tail()) {
+    return AppendFailure(AppendError::kCorruptMessage,
+                         absl::StrCat("truncated record batch at byte ", it.position()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status AppendFailure(AppendError error, std::string message) {
@@ -183,21 +204,11 @@ absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> record
         return FromCodec(s);
       }
     }
-    Offset last = next + h.last_offset_delta;
-    if (max_ts > info.max_timestamp || info.offset_of_max_timestamp.value < 0) {
-      info.max_timestamp = std::max(info.max_timestamp, max_ts);
-      info.offset_of_max_timestamp = last;
-    }
-    info.last_offset = last;
+    const Offset last = next + h.last_offset_delta;
+    AddBatch(last, max_ts, h.records_count, &info);
     next = last + 1;
-    info.batch_count++;
-    info.record_count += h.records_count;
   }
-  if (!it.status().ok()) return FromCodec(it.status());
-  if (it.has_partial_tail()) {
-    return AppendFailure(AppendError::kCorruptMessage,
-                         absl::StrCat("truncated record batch at byte ", it.position()));
-  }
+  if (absl::Status s = EndStatus(it); !s.ok()) return s;
   if (info.batch_count == 0) {
     return AppendFailure(AppendError::kInvalidRecord, "the append holds no record batch");
   }
@@ -224,20 +235,10 @@ absl::StatusOr<LogAppendInfo> ValidateReplicatedBatches(std::span<const uint8_t>
                            absl::StrCat("batch offsets overflow at offset ", h.base_offset.value));
     }
     if (info.batch_count == 0) info.first_offset = h.base_offset;
-    if (h.max_timestamp > info.max_timestamp || info.offset_of_max_timestamp.value < 0) {
-      info.max_timestamp = std::max(info.max_timestamp, h.max_timestamp);
-      info.offset_of_max_timestamp = h.last_offset();
-    }
-    info.last_offset = h.last_offset();
+    AddBatch(h.last_offset(), h.max_timestamp, h.records_count, &info);
     expected = h.next_offset();
-    info.batch_count++;
-    info.record_count += h.records_count;
   }
-  if (!it.status().ok()) return FromCodec(it.status());
-  if (it.has_partial_tail()) {
-    return AppendFailure(AppendError::kCorruptMessage,
-                         absl::StrCat("truncated record batch at byte ", it.position()));
-  }
+  if (absl::Status s = EndStatus(it); !s.ok()) return s;
   info.valid_bytes = it.position();
   return info;
 }

@@ -4,20 +4,14 @@
 
 #include <string>
 
+#include "storage_test_util.h"
 #include "temp_dir.h"
 
 namespace fjord::storage {
 namespace {
 
+using ::fjord::storage::testing::WriteText;
 using ::fjord::testing::TempDir;
-
-void WriteText(const std::string& path, const std::string& text) {
-  ASSERT_TRUE(PosixFileSystem()
-                  .WriteFileAtomically(
-                      path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                                     text.size()))
-                  .ok());
-}
 
 TEST(OffsetCheckpoint, RoundTripsInKafkasTextFormat) {
   TempDir dir;

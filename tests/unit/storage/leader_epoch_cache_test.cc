@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fjord/storage/fault_injection_file_system.h"
+#include "storage_test_util.h"
 #include "temp_dir.h"
 
 namespace fjord::storage {
@@ -18,6 +19,7 @@ void PrintTo(const EpochEntry& e, std::ostream* os) {
 
 namespace {
 
+using ::fjord::storage::testing::WriteText;
 using ::fjord::testing::TempDir;
 using Entries = std::vector<EpochEntry>;
 
@@ -49,14 +51,6 @@ std::string ReadText(const std::string& path) {
   auto data = PosixFileSystem().ReadWholeFile(path);
   EXPECT_TRUE(data.ok()) << data.status();
   return data.ok() ? std::string(data->begin(), data->end()) : "";
-}
-
-void WriteText(const std::string& path, const std::string& text) {
-  ASSERT_TRUE(PosixFileSystem()
-                  .WriteFileAtomically(
-                      path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                                     text.size()))
-                  .ok());
 }
 
 Entries OnDisk(const std::string& path) {
