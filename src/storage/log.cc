@@ -178,12 +178,11 @@ absl::Status Log::Roll() {
 }
 
 absl::StatusOr<LogAppendInfo> Log::Write(std::span<const uint8_t> batches, LogAppendInfo info,
-                                         bool* flush_now, Offset* flush_to) {
+                                         FlushPlan* plan) {
   absl::StatusOr<bool> rolled = MaybeRoll(batches.size(), info);
   if (!rolled.ok()) return rolled.status();
   if (*rolled) {
-    *flush_now = true;
-    *flush_to = active().base_offset();
+    plan->after_roll = active().base_offset();
   }
   if (absl::Status s = active().Append(batches, info); !s.ok()) {
     Logger().error("{}: append at offset {} failed: {}", dir_, info.first_offset.value,
@@ -196,8 +195,7 @@ absl::StatusOr<LogAppendInfo> Log::Write(std::span<const uint8_t> batches, LogAp
   info.log_start_offset = log_start_offset_;
   unflushed_records_ += info.record_count;
   if (unflushed_records_ >= config_.flush_messages) {
-    *flush_now = true;
-    *flush_to = active().next_offset();
+    plan->now = active().next_offset();
   }
   return info;
 }
@@ -218,26 +216,34 @@ absl::Status Log::UpdateEpochCache(std::span<const uint8_t> batches) {
   return absl::OkStatus();
 }
 
-void Log::AfterAppend(bool flush_now, Offset flush_to) {
-  if (!flush_now) return;
-  if (executor_) {
-    executor_([this, flush_to] {
-      if (absl::Status s = Flush(flush_to); !s.ok()) {
-        Logger().error("{}: flush to {} failed: {}", dir_, flush_to.value,
-                       std::string(s.message()));
+absl::Status Log::AfterAppend(const FlushPlan& plan) {
+  if (plan.after_roll) {
+    const Offset to = *plan.after_roll;
+    auto flush = [this, to] {
+      if (absl::Status s = Flush(to); !s.ok()) {
+        Logger().error("{}: flush of the rolled segment (to {}) failed: {}", dir_, to.value,
+                       s.message());
       }
-    });
-    return;
+    };
+    if (executor_) {
+      executor_(flush);
+    } else {
+      flush();
+    }
   }
-  if (absl::Status s = Flush(flush_to); !s.ok()) {
-    Logger().error("{}: flush to {} failed: {}", dir_, flush_to.value, std::string(s.message()));
+  if (plan.now) {
+    // flush.messages: the append is not done until it is durable.
+    if (absl::Status s = Flush(*plan.now); !s.ok()) {
+      Logger().error("{}: flush to {} failed: {}", dir_, plan.now->value, s.message());
+      return AppendFailure(AppendError::kStorage, std::string(s.message()));
+    }
   }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
                                                   LeaderEpoch leader_epoch, AppendOrigin origin) {
-  bool flush_now = false;
-  Offset flush_to;
+  FlushPlan plan;
   absl::StatusOr<LogAppendInfo> out;
   {
     absl::MutexLock lock(&mu_);
@@ -245,15 +251,15 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
     ValidationContext ctx{origin, active().next_offset(), leader_epoch, clock_.NowMs()};
     absl::StatusOr<LogAppendInfo> info = ValidateAndAssignOffsets(records, config_, ctx);
     if (!info.ok()) return info.status();
-    out = Write(records.first(info->valid_bytes), *info, &flush_now, &flush_to);
+    out = Write(records.first(info->valid_bytes), *info, &plan);
   }
-  if (out.ok()) AfterAppend(flush_now, flush_to);
+  if (!out.ok()) return out;
+  if (absl::Status s = AfterAppend(plan); !s.ok()) return s;
   return out;
 }
 
 absl::StatusOr<LogAppendInfo> Log::AppendAsFollower(std::span<const uint8_t> records) {
-  bool flush_now = false;
-  Offset flush_to;
+  FlushPlan plan;
   absl::StatusOr<LogAppendInfo> out;
   {
     absl::MutexLock lock(&mu_);
@@ -266,9 +272,10 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsFollower(std::span<const uint8_t> rec
       info->log_start_offset = log_start_offset_;
       return info;
     }
-    out = Write(records.first(info->valid_bytes), *info, &flush_now, &flush_to);
+    out = Write(records.first(info->valid_bytes), *info, &plan);
   }
-  if (out.ok()) AfterAppend(flush_now, flush_to);
+  if (!out.ok()) return out;
+  if (absl::Status s = AfterAppend(plan); !s.ok()) return s;
   return out;
 }
 

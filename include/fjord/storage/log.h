@@ -80,6 +80,9 @@ class Log {
 
   // Leader append: validates (log_validator.h), assigns offsets from the log end offset,
   // stamps `leader_epoch`, writes. Failures carry an AppendError; nothing is appended.
+  // With flush.messages reached it fsyncs before returning (on the caller's thread: the
+  // server runs such appends off its event loop); a failed fsync is KAFKA_STORAGE_ERROR
+  // although the bytes are in the log.
   absl::StatusOr<LogAppendInfo> AppendAsLeader(std::span<uint8_t> records, LeaderEpoch leader_epoch,
                                                AppendOrigin origin = AppendOrigin::kClient);
   // Follower append: keeps the leader's offsets and epochs (which feed the epoch cache).
@@ -152,10 +155,15 @@ class Log {
   absl::StatusOr<bool> MaybeRoll(uint64_t bytes, const LogAppendInfo& info)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RollLocked(Offset new_base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The fsyncs an append owes once the lock is released: of the segment it rolled away
+  // from (on the executor), and of everything (flush.messages reached, before returning).
+  struct FlushPlan {
+    std::optional<Offset> after_roll;
+    std::optional<Offset> now;
+  };
   absl::StatusOr<LogAppendInfo> Write(std::span<const uint8_t> batches, LogAppendInfo info,
-                                      bool* flush_now, Offset* flush_to)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AfterAppend(bool flush_now, Offset flush_to);
+                                      FlushPlan* plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AfterAppend(const FlushPlan& plan);
   // Removes segments from the list and schedules their files' deletion.
   absl::Status RemoveSegments(const std::vector<Offset>& bases) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status TruncateFullyLocked(Offset offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

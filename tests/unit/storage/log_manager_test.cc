@@ -215,5 +215,19 @@ TEST_F(LogManagerTest, RollFlushesRunOnTheWorker) {
   EXPECT_EQ((*log)->recovery_point(), (*log)->log_end_offset());
 }
 
+TEST_F(LogManagerTest, FlushMessagesFsyncsBeforeTheAppendReturnsEvenWithAWorker) {
+  LogManagerConfig c = Config();
+  auto m = OpenManager(c);
+  m->StartBackgroundTasks();
+  LogConfig lc = c.default_config;
+  lc.flush_messages = 1;
+  auto log = m->GetOrCreateLog(Tp("durable", 0), lc);
+  for (int i = 0; i < 20; ++i) {  // rolls included
+    AppendBatches(**log, 1, 3, 100, clock_.NowMs());
+    EXPECT_EQ((*log)->recovery_point(), (*log)->log_end_offset());
+  }
+  ASSERT_TRUE(m->Shutdown().ok());
+}
+
 }  // namespace
 }  // namespace fjord::storage
