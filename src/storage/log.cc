@@ -566,6 +566,11 @@ std::optional<LeaderEpoch> Log::LatestEpoch() const {
 absl::Status Log::Close() {
   if (absl::Status s = FlushAll(); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
+  // Segments below the recovery point whose indexes were rebuilt at open.
+  for (const auto& [base, seg] : segments_) {
+    if (!seg->dirty()) continue;
+    if (absl::Status s = seg->Flush(); !s.ok()) return s;
+  }
   closed_ = true;
   return epochs_->Flush();
 }

@@ -248,6 +248,7 @@ absl::Status Segment::LoadAfterCleanShutdown() {
 
 absl::StatusOr<Segment::RecoveryResult> Segment::Recover() {
   indexes_need_rebuild_ = false;
+  dirty_ = true;
   if (absl::Status s = offset_index_->Reset(); !s.ok()) return s;
   if (absl::Status s = time_index_->Reset(); !s.ok()) return s;
   next_offset_ = base_offset_;
@@ -375,6 +376,7 @@ absl::Status Segment::Append(std::span<const uint8_t> batches, const LogAppendIn
     bytes_since_last_index_entry_ = old_bytes_since;
     return cause;
   };
+  dirty_ = true;
   if (absl::Status s = log_->WriteAt(size_, batches); !s.ok()) return undo(s);
   for (size_t p = 0; p + kRecordBatchHeaderSize <= batches.size();) {
     RecordBatchHeader h = RecordBatchHeader::Decode(batches.data() + p);
@@ -502,6 +504,7 @@ absl::StatusOr<uint64_t> Segment::TruncateTo(Offset offset) {
   if (!loc.ok()) return loc.status();
   if (!*loc) return uint64_t{0};
   const uint64_t cut = (*loc)->position;
+  dirty_ = true;
   const uint64_t removed = size_ - cut;
   const int32_t rel = static_cast<int32_t>((*loc)->base_offset - base_offset_);
   if (absl::Status s = log_->Truncate(cut); !s.ok()) return s;
@@ -517,15 +520,20 @@ absl::Status Segment::OnBecomeInactive() {
   if (offset_of_max_timestamp_.value < 0) return absl::OkStatus();
   std::optional<TimeIndexEntry> last = time_index_->last();
   if (last && last->timestamp >= max_timestamp_) return absl::OkStatus();
+  dirty_ = true;
   return time_index_->Append(
       {max_timestamp_, static_cast<int32_t>(offset_of_max_timestamp_ - base_offset_)});
 }
 
 absl::Status Segment::Flush() {
-  if (absl::Status s = log_->Sync(); !s.ok()) return s;
-  if (absl::Status s = offset_index_->Sync(); !s.ok()) return s;
-  if (absl::Status s = time_index_->Sync(); !s.ok()) return s;
-  return txn_index_->Sync();
+  // Cleared first: a concurrent append (the log's lock is not held here) sets it again.
+  dirty_ = false;
+  absl::Status s = log_->Sync();
+  if (s.ok()) s = offset_index_->Sync();
+  if (s.ok()) s = time_index_->Sync();
+  if (s.ok()) s = txn_index_->Sync();
+  if (!s.ok()) dirty_ = true;
+  return s;
 }
 
 std::vector<std::string> Segment::FilePaths() const {

@@ -37,7 +37,7 @@ absl::StatusOr<std::unique_ptr<SparseIndex<Entry>>> SparseIndex<Entry>::Open(
                                std::to_string(Entry::kSize));
   }
   std::unique_ptr<SparseIndex> index(new SparseIndex(std::move(*file), max_bytes));
-  index->entries_ = *size / Entry::kSize;
+  index->entries_ = index->written_ = *size / Entry::kSize;
   if (absl::Status s = index->LoadWarm(); !s.ok()) return s;
   for (size_t i = 1; i < index->warm_.size(); ++i) {
     if (index->warm_[i].key() < index->warm_[i - 1].key()) {
@@ -74,17 +74,39 @@ absl::Status SparseIndex<Entry>::Append(const Entry& e) {
     if (e.key() == warm_.back().key()) return absl::OkStatus();
   }
   if (full()) return absl::ResourceExhaustedError(file_->path() + ": index is full");
-  uint8_t buf[Entry::kSize];
-  e.Encode(buf);
-  if (absl::Status s = file_->WriteAt(entries_ * Entry::kSize, buf); !s.ok()) {
-    // A partial entry would poison every later lookup: cut it off.
-    (void)file_->Truncate(entries_ * Entry::kSize);
-    return s;
-  }
   ++entries_;
   warm_.push_back(e);
   if (warm_.size() > 2 * kWarmEntries) warm_.erase(warm_.begin(), warm_.end() - kWarmEntries);
+  if (entries_ - written_ >= kMaxPending) return WritePending();
   return absl::OkStatus();
+}
+
+template <typename Entry>
+absl::Status SparseIndex<Entry>::WritePending() {
+  const size_t n = entries_ - written_;
+  if (n == 0) return absl::OkStatus();
+  uint8_t buf[kMaxPending * Entry::kSize];
+  for (size_t i = 0; i < n; ++i) warm_[warm_.size() - n + i].Encode(buf + i * Entry::kSize);
+  if (absl::Status s = file_->WriteAt(written_ * Entry::kSize, {buf, n * Entry::kSize});
+      !s.ok()) {
+    // A partial entry would poison every later lookup: cut it off; the entries stay
+    // pending for the next attempt.
+    (void)file_->Truncate(written_ * Entry::kSize);
+    return s;
+  }
+  written_ = entries_;
+  return absl::OkStatus();
+}
+
+template <typename Entry>
+absl::Status SparseIndex<Entry>::Sync() {
+  if (absl::Status s = WritePending(); !s.ok()) return s;
+  return file_->Sync();
+}
+
+template <typename Entry>
+SparseIndex<Entry>::~SparseIndex() {
+  (void)WritePending();
 }
 
 template <typename Entry>
@@ -187,15 +209,21 @@ absl::Status SparseIndex<Entry>::TruncateFromRelativeOffset(int32_t relative_off
 template <typename Entry>
 absl::Status SparseIndex<Entry>::TruncateToEntries(size_t n) {
   if (n >= entries_) return absl::OkStatus();
+  if (n > written_) {
+    // Only pending entries go: no file I/O (the dropped ones are the newest warm ones).
+    warm_.resize(warm_.size() - (entries_ - n));
+    entries_ = n;
+    return absl::OkStatus();
+  }
   if (absl::Status s = file_->Truncate(n * Entry::kSize); !s.ok()) return s;
-  entries_ = n;
+  entries_ = written_ = n;
   return LoadWarm();
 }
 
 template <typename Entry>
 absl::Status SparseIndex<Entry>::Reset() {
   if (absl::Status s = file_->Truncate(0); !s.ok()) return s;
-  entries_ = 0;
+  entries_ = written_ = 0;
   warm_.clear();
   return absl::OkStatus();
 }

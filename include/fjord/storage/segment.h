@@ -10,6 +10,7 @@
 // index entries point at batch starts. Indexes are trusted only after a clean shutdown
 // and a sanity check; otherwise Recover() rebuilds them from the log.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -133,6 +134,8 @@ class Segment {
   absl::Status OnBecomeInactive();
   // fsyncs the .log and every index.
   absl::Status Flush();
+  // Whether anything (log bytes, index entries) changed since the last Flush.
+  bool dirty() const { return dirty_; }
   // Renames every file to <name><suffix> (".deleted" before asynchronous removal).
   absl::Status AddSuffix(std::string_view suffix);
   // The current paths of the segment's files.
@@ -178,6 +181,7 @@ class Segment {
   std::optional<int64_t> rolling_timestamp_;
   uint64_t bytes_since_last_index_entry_ = 0;
   bool indexes_need_rebuild_ = false;
+  std::atomic<bool> dirty_{false};  // set under the log lock, cleared by Flush outside it
 };
 
 }  // namespace fjord::storage

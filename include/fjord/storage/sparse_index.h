@@ -8,7 +8,9 @@
 // or after it; lookups return the last entry whose key is <= the target (the place to
 // start scanning the segment). Entries are appended as the segment grows (one per
 // `index.interval.bytes` of log) and the file holds exactly the entries, no preallocated
-// tail. The newest entries (kWarmEntries) are also kept in memory, since nearly every
+// tail. Appended entries reach the file in groups of kMaxPending (and at every Sync and on
+// destruction), so an append of the log costs one write, not two: an index that lags its
+// log is still correct (lookups scan further), and recovery rebuilds it anyway. The newest entries (kWarmEntries) are also kept in memory, since nearly every
 // lookup is near the tail; older ones are read with a binary search over the file.
 //
 // Owned by its Segment, on the partition's event loop. An index is never trusted after an
@@ -54,6 +56,8 @@ template <typename Entry>
 class SparseIndex {
  public:
   static constexpr size_t kWarmEntries = 128;
+  static constexpr size_t kMaxPending = 32;  // < kWarmEntries: pending entries stay warm
+  ~SparseIndex();
 
   // Opens (creating if needed) the index at `path`, able to hold `max_bytes` of entries.
   // A file whose size is not a whole number of entries, or whose keys are not
@@ -83,7 +87,8 @@ class SparseIndex {
   // offset as well as in key, so this is a binary search too.
   absl::Status TruncateFromRelativeOffset(int32_t relative_offset);
   absl::Status Reset();
-  absl::Status Sync() { return file_->Sync(); }
+  // Writes pending entries, then fsyncs.
+  absl::Status Sync();
   const std::string& path() const { return file_->path(); }
 
  private:
@@ -97,11 +102,14 @@ class SparseIndex {
   template <typename Pred>
   absl::StatusOr<size_t> PartitionPoint(Pred at_or_after) const;
   absl::Status TruncateToEntries(size_t n);
+  // Writes the entries not yet in the file (the newest entries_ - written_ of warm_).
+  absl::Status WritePending();
   absl::Status LoadWarm();
 
   std::unique_ptr<File> file_;
   size_t max_bytes_;
   size_t entries_ = 0;
+  size_t written_ = 0;       // entries in the file; the rest are pending in warm_
   std::vector<Entry> warm_;  // the last min(entries_, kWarmEntries) entries
 };
 
