@@ -416,18 +416,32 @@ absl::StatusOr<Segment::ReadSlice> Segment::Read(Offset offset, uint64_t max_byt
   const uint64_t begin = (*start)->position;
   uint64_t end = begin;
   std::optional<BatchLocation> cur = *start;
-  while (true) {
+  // Jump over the batches the offset index vouches for: an entry (last offset L of the
+  // batch at P) with P <= begin + max_bytes and L <= max_offset means every batch in
+  // [begin, P) fits the byte budget and ends below max_offset. Only the tail after P is
+  // read header by header.
+  const uint64_t limit = begin + std::min<uint64_t>(max_bytes, size_);
+  const int64_t max_rel = max_offset - base_offset_;
+  absl::StatusOr<std::optional<OffsetIndexEntry>> jump =
+      offset_index_->LastBefore([&](const OffsetIndexEntry& e) {
+        return static_cast<uint64_t>(e.position) > limit || e.relative_offset > max_rel;
+      });
+  if (!jump.ok()) return jump.status();
+  if (*jump && static_cast<uint64_t>((*jump)->position) > begin) {
+    end = static_cast<uint64_t>((*jump)->position);
+    absl::StatusOr<std::optional<BatchLocation>> at = ReadLocation(end);
+    if (!at.ok()) return at.status();
+    cur = *at;
+  }
+  while (cur) {
     if (cur->last_offset >= max_offset) break;
     if (end - begin + cur->size > max_bytes && !(min_one_batch && end == begin)) break;
     end += cur->size;
     absl::StatusOr<std::optional<BatchLocation>> next = ReadLocation(end);
     if (!next.ok()) return next.status();
-    if (!*next) {
-      out.reached_end = true;
-      break;
-    }
     cur = *next;
   }
+  if (!cur) out.reached_end = true;
   if (end > begin) out.region = FileRegion{log_, begin, end - begin};
   return out;
 }

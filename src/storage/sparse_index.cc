@@ -87,8 +87,7 @@ absl::Status SparseIndex<Entry>::WritePending() {
   if (n == 0) return absl::OkStatus();
   uint8_t buf[kMaxPending * Entry::kSize];
   for (size_t i = 0; i < n; ++i) warm_[warm_.size() - n + i].Encode(buf + i * Entry::kSize);
-  if (absl::Status s = file_->WriteAt(written_ * Entry::kSize, {buf, n * Entry::kSize});
-      !s.ok()) {
+  if (absl::Status s = file_->WriteAt(written_ * Entry::kSize, {buf, n * Entry::kSize}); !s.ok()) {
     // A partial entry would poison every later lookup: cut it off; the entries stay
     // pending for the next attempt.
     (void)file_->Truncate(written_ * Entry::kSize);
@@ -134,29 +133,6 @@ absl::StatusOr<size_t> SparseIndex<Entry>::UpperBound(typename Entry::Key target
     absl::StatusOr<Entry> e = ReadEntry(mid);
     if (!e.ok()) return e.status();
     if (e->key() <= target) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
-}
-
-template <typename Entry>
-template <typename Pred>
-absl::StatusOr<size_t> SparseIndex<Entry>::PartitionPoint(Pred at_or_after) const {
-  size_t cold = entries_ - warm_.size();
-  if (!warm_.empty() && !at_or_after(warm_.front())) {
-    auto it = std::partition_point(warm_.begin(), warm_.end(),
-                                   [&](const Entry& e) { return !at_or_after(e); });
-    return cold + static_cast<size_t>(it - warm_.begin());
-  }
-  size_t lo = 0, hi = cold;  // first index in [lo, hi) that satisfies the predicate
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    absl::StatusOr<Entry> e = ReadEntry(mid);
-    if (!e.ok()) return e.status();
-    if (!at_or_after(*e)) {
       lo = mid + 1;
     } else {
       hi = mid;

@@ -10,12 +10,14 @@
 // `index.interval.bytes` of log) and the file holds exactly the entries, no preallocated
 // tail. Appended entries reach the file in groups of kMaxPending (and at every Sync and on
 // destruction), so an append of the log costs one write, not two: an index that lags its
-// log is still correct (lookups scan further), and recovery rebuilds it anyway. The newest entries (kWarmEntries) are also kept in memory, since nearly every
-// lookup is near the tail; older ones are read with a binary search over the file.
+// log is still correct (lookups scan further), and recovery rebuilds it anyway. The newest entries
+// (kWarmEntries) are also kept in memory, since nearly every lookup is near the tail; older ones
+// are read with a binary search over the file.
 //
 // Owned by its Segment, on the partition's event loop. An index is never trusted after an
 // unclean stop: recovery rebuilds it from the log.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -81,6 +83,22 @@ class SparseIndex {
   // after a timestamp).
   absl::StatusOr<std::optional<Entry>> LookupCeiling(typename Entry::Key target) const;
 
+  // The last entry that does not satisfy `at_or_after`, a predicate that is false, ...,
+  // false, true, ..., true over the entries (both keys and offsets grow); nullopt if the
+  // first entry satisfies it.
+  template <typename Pred>
+  absl::StatusOr<std::optional<Entry>> LastBefore(Pred at_or_after) const {
+    absl::StatusOr<size_t> p = PartitionPoint(at_or_after);
+    if (!p.ok()) return p.status();
+    if (*p == 0) return std::optional<Entry>();
+    absl::StatusOr<Entry> e = ReadEntry(*p - 1);
+    if (!e.ok()) return e.status();
+    return std::optional<Entry>(*e);
+  }
+  // Index of the first entry satisfying `at_or_after`.
+  template <typename Pred>
+  absl::StatusOr<size_t> PartitionPoint(Pred at_or_after) const;
+
   // Drops every entry whose key >= key (log truncation).
   absl::Status TruncateFrom(typename Entry::Key key);
   // Drops every entry whose relative offset >= relative_offset. Both indexes grow in
@@ -98,9 +116,6 @@ class SparseIndex {
   // Index of the first entry with key > target (upper bound), over all entries.
   absl::StatusOr<size_t> UpperBound(typename Entry::Key target) const;
   absl::StatusOr<size_t> LowerBound(typename Entry::Key target) const;
-  // First index whose entry satisfies `at_or_after` (false, ..., false, true, ..., true).
-  template <typename Pred>
-  absl::StatusOr<size_t> PartitionPoint(Pred at_or_after) const;
   absl::Status TruncateToEntries(size_t n);
   // Writes the entries not yet in the file (the newest entries_ - written_ of warm_).
   absl::Status WritePending();
@@ -112,6 +127,29 @@ class SparseIndex {
   size_t written_ = 0;       // entries in the file; the rest are pending in warm_
   std::vector<Entry> warm_;  // the last min(entries_, kWarmEntries) entries
 };
+
+template <typename Entry>
+template <typename Pred>
+absl::StatusOr<size_t> SparseIndex<Entry>::PartitionPoint(Pred at_or_after) const {
+  size_t cold = entries_ - warm_.size();
+  if (!warm_.empty() && !at_or_after(warm_.front())) {
+    auto it = std::partition_point(warm_.begin(), warm_.end(),
+                                   [&](const Entry& e) { return !at_or_after(e); });
+    return cold + static_cast<size_t>(it - warm_.begin());
+  }
+  size_t lo = 0, hi = cold;  // first index in [lo, hi) that satisfies the predicate
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    absl::StatusOr<Entry> e = ReadEntry(mid);
+    if (!e.ok()) return e.status();
+    if (!at_or_after(*e)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
 
 using OffsetIndex = SparseIndex<OffsetIndexEntry>;
 using TimeIndex = SparseIndex<TimeIndexEntry>;
