@@ -222,6 +222,27 @@ absl::Status Segment::LoadTailState() {
   return absl::OkStatus();
 }
 
+absl::Status Segment::CheckIndexesAgreeWithLog() const {
+  // The last offset-index entry must name the batch at its position; the last time-index
+  // entry an offset the log holds.
+  if (std::optional<OffsetIndexEntry> e = offset_index_->last()) {
+    absl::StatusOr<std::optional<BatchLocation>> at =
+        ReadLocation(static_cast<uint64_t>(e->position));
+    if (!at.ok()) return at.status();
+    if (!*at || (*at)->last_offset != base_offset_ + e->relative_offset) {
+      return absl::DataLossError(
+          absl::StrCat(offset_index_->path(), ": the last entry disagrees with the log"));
+    }
+  }
+  if (std::optional<TimeIndexEntry> e = time_index_->last()) {
+    if (base_offset_ + e->relative_offset >= next_offset_) {
+      return absl::DataLossError(
+          absl::StrCat(time_index_->path(), ": the last entry points past the log"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Segment::LoadAfterCleanShutdown() {
   bool sane = !indexes_need_rebuild_;
   if (sane) {
@@ -235,8 +256,7 @@ absl::Status Segment::LoadAfterCleanShutdown() {
   }
   if (sane) {
     absl::Status s = LoadTailState();
-    if (s.ok() && offset_index_->entries() > 0 && next_offset_ <= base_offset_)
-      s = absl::DataLossError("index points past the log");
+    if (s.ok()) s = CheckIndexesAgreeWithLog();
     if (s.ok()) return s;
     if (s.code() != absl::StatusCode::kDataLoss) return s;
     Logger().warn("{}: {}; recovering the segment", log_->path(), s.message());
@@ -387,21 +407,37 @@ absl::Status Segment::Append(std::span<const uint8_t> batches, const LogAppendIn
   return absl::OkStatus();
 }
 
+std::optional<BatchLocation> Segment::IndexedBatch(const OffsetIndexEntry& e) const {
+  // An index entry is used only if the log agrees with it: a damaged index costs a longer
+  // scan, never a wrong answer.
+  absl::StatusOr<std::optional<BatchLocation>> at =
+      ReadLocation(static_cast<uint64_t>(std::max(e.position, 0)));
+  if (!at.ok() || !*at || (*at)->last_offset != base_offset_ + e.relative_offset) {
+    return std::nullopt;
+  }
+  return *at;
+}
+
 absl::StatusOr<std::optional<BatchLocation>> Segment::FindBatch(Offset offset) const {
   if (offset >= next_offset_) return std::optional<BatchLocation>();
-  uint64_t pos = 0;
+  std::optional<BatchLocation> cur;
   if (offset > base_offset_) {
     absl::StatusOr<std::optional<OffsetIndexEntry>> e =
         offset_index_->Lookup(static_cast<int32_t>(offset - base_offset_));
     if (!e.ok()) return e.status();
-    if (*e) pos = static_cast<uint64_t>((*e)->position);
+    if (*e) cur = IndexedBatch(**e);
   }
-  while (true) {
-    absl::StatusOr<std::optional<BatchLocation>> loc = ReadLocation(pos);
-    if (!loc.ok() || !*loc) return loc;
-    if ((*loc)->last_offset >= offset) return loc;
-    pos += (*loc)->size;
+  if (!cur) {
+    absl::StatusOr<std::optional<BatchLocation>> first = ReadLocation(0);
+    if (!first.ok() || !*first) return first;
+    cur = *first;
   }
+  while (cur->last_offset < offset) {
+    absl::StatusOr<std::optional<BatchLocation>> next = ReadLocation(cur->position + cur->size);
+    if (!next.ok() || !*next) return next;
+    cur = *next;
+  }
+  return cur;
 }
 
 absl::StatusOr<Segment::ReadSlice> Segment::Read(Offset offset, uint64_t max_bytes,
@@ -428,10 +464,10 @@ absl::StatusOr<Segment::ReadSlice> Segment::Read(Offset offset, uint64_t max_byt
       });
   if (!jump.ok()) return jump.status();
   if (*jump && static_cast<uint64_t>((*jump)->position) > begin) {
-    end = static_cast<uint64_t>((*jump)->position);
-    absl::StatusOr<std::optional<BatchLocation>> at = ReadLocation(end);
-    if (!at.ok()) return at.status();
-    cur = *at;
+    if (std::optional<BatchLocation> at = IndexedBatch(**jump)) {
+      end = at->position;
+      cur = at;
+    }
   }
   while (cur) {
     if (cur->last_offset >= max_offset) break;

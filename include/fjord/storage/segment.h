@@ -156,6 +156,9 @@ class Segment {
   absl::StatusOr<std::optional<BatchLocation>> ReadLocation(uint64_t position) const;
   // Trusts the indexes if they look right; otherwise rebuilds them by scanning.
   absl::Status LoadAfterCleanShutdown();
+  absl::Status CheckIndexesAgreeWithLog() const;
+  // The batch an offset-index entry names, if the log agrees with the entry.
+  std::optional<BatchLocation> IndexedBatch(const OffsetIndexEntry& e) const;
   // Recomputes next offset and largest timestamp from the last index entries and the
   // batches after them.
   absl::Status LoadTailState();

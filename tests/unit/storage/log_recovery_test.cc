@@ -174,6 +174,25 @@ TEST_F(LogRecoveryTest, IndexPointingPastTheLogIsRebuilt) {
   EXPECT_EQ(ReadAllBatches(*log).back().second + 1, log->log_end_offset().value);
 }
 
+TEST_F(LogRecoveryTest, IndexEntryNamingAnOffsetTheLogLacksIsNotTrusted) {
+  // Found by fuzz_storage: a one-entry .index (relative offset 6307840 at position 0)
+  // beside a healthy log was trusted, and the next append failed on "key goes backwards".
+  {
+    auto log = OpenLog(false);
+    AppendBatches(*log, 8, 1, 10, clock_.NowMs());
+    ASSERT_TRUE(log->Close().ok());
+  }
+  auto f = posix_.Open(SegmentPath(0, ".index"), false);
+  ASSERT_TRUE((*f)->Truncate(0).ok());
+  ASSERT_TRUE((*f)->WriteAt(0, std::vector<uint8_t>{0, 0x60, 0x40, 0, 0, 0, 0, 0}).ok());
+  f->reset();
+  auto log = OpenLog(true, Offset(8));
+  EXPECT_EQ(log->log_end_offset(), Offset(8));
+  EXPECT_EQ(ReadAllBatches(*log).size(), 8u);
+  AppendBatches(*log, 1, 1, 10, clock_.NowMs());
+  EXPECT_EQ(log->log_end_offset(), Offset(9));
+}
+
 TEST_F(LogRecoveryTest, LostUnsyncedSuffixKeepsEveryFlushedBatch) {
   FaultInjectionFileSystem fs(posix_, 7);
   Offset flushed;
