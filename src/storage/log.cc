@@ -89,8 +89,7 @@ absl::Status Log::Load() {
     if (truncated) {
       // Kafka's rule: after a cut, later segments cannot follow on; they go.
       Logger().warn("{}: deleting segment {} after a truncated one", dir_, bases[i].value);
-      for (std::string_view sfx : {".log", ".index", ".timeindex", ".txnindex"}) {
-        std::string path = JoinPath(dir_, Segment::FileName(bases[i], sfx));
+      for (const std::string& path : Segment::FilePaths(dir_, bases[i])) {
         if (fs_.Exists(path)) {
           if (absl::Status s = fs_.Remove(path); !s.ok()) return s;
         }
@@ -178,7 +177,7 @@ absl::Status Log::Roll() {
 }
 
 absl::StatusOr<LogAppendInfo> Log::Write(std::span<const uint8_t> batches, LogAppendInfo info,
-                                         FlushPlan* plan) {
+                                         std::optional<LeaderEpoch> leader_epoch, FlushPlan* plan) {
   absl::StatusOr<bool> rolled = MaybeRoll(batches.size(), info);
   if (!rolled.ok()) return rolled.status();
   if (*rolled) {
@@ -186,11 +185,14 @@ absl::StatusOr<LogAppendInfo> Log::Write(std::span<const uint8_t> batches, LogAp
   }
   if (absl::Status s = active().Append(batches, info); !s.ok()) {
     Logger().error("{}: append at offset {} failed: {}", dir_, info.first_offset.value,
-                   std::string(s.message()));
+                   s.message());
     return AppendFailure(AppendError::kStorage, std::string(s.message()));
   }
-  if (absl::Status s = UpdateEpochCache(batches); !s.ok()) {
-    Logger().error("{}: leader-epoch checkpoint: {}", dir_, std::string(s.message()));
+  // A leader stamped one epoch on every batch: no need to read the headers again.
+  absl::Status epoch_status =
+      leader_epoch ? AssignEpoch(*leader_epoch, info.first_offset) : UpdateEpochCache(batches);
+  if (!epoch_status.ok()) {
+    Logger().error("{}: leader-epoch checkpoint: {}", dir_, epoch_status.message());
   }
   info.log_start_offset = log_start_offset_;
   unflushed_records_ += info.record_count;
@@ -203,17 +205,19 @@ absl::StatusOr<LogAppendInfo> Log::Write(std::span<const uint8_t> batches, LogAp
 absl::Status Log::UpdateEpochCache(std::span<const uint8_t> batches) {
   for (size_t p = 0; p + protocol::kRecordBatchHeaderSize <= batches.size();) {
     protocol::RecordBatchHeader h = protocol::RecordBatchHeader::Decode(batches.data() + p);
-    if (h.partition_leader_epoch.value >= 0) {
-      std::optional<LeaderEpoch> latest = epochs_->LatestEpoch();
-      if (!latest || h.partition_leader_epoch > *latest) {
-        if (absl::Status s = epochs_->Assign(h.partition_leader_epoch, h.base_offset); !s.ok()) {
-          return s;
-        }
-      }
+    if (absl::Status s = AssignEpoch(h.partition_leader_epoch, h.base_offset); !s.ok()) {
+      return s;
     }
     p += h.size_in_bytes();
   }
   return absl::OkStatus();
+}
+
+absl::Status Log::AssignEpoch(LeaderEpoch epoch, Offset start_offset) {
+  if (epoch.value < 0) return absl::OkStatus();
+  std::optional<LeaderEpoch> latest = epochs_->LatestEpoch();
+  if (latest && epoch <= *latest) return absl::OkStatus();
+  return epochs_->Assign(epoch, start_offset);
 }
 
 absl::Status Log::AfterAppend(const FlushPlan& plan) {
@@ -251,7 +255,7 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
     ValidationContext ctx{origin, active().next_offset(), leader_epoch, clock_.NowMs()};
     absl::StatusOr<LogAppendInfo> info = ValidateAndAssignOffsets(records, config_, ctx);
     if (!info.ok()) return info.status();
-    out = Write(records.first(info->valid_bytes), *info, &plan);
+    out = Write(records.first(info->valid_bytes), *info, leader_epoch, &plan);
   }
   if (!out.ok()) return out;
   if (absl::Status s = AfterAppend(plan); !s.ok()) return s;
@@ -272,7 +276,7 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsFollower(std::span<const uint8_t> rec
       info->log_start_offset = log_start_offset_;
       return info;
     }
-    out = Write(records.first(info->valid_bytes), *info, &plan);
+    out = Write(records.first(info->valid_bytes), *info, std::nullopt, &plan);
   }
   if (!out.ok()) return out;
   if (absl::Status s = AfterAppend(plan); !s.ok()) return s;
@@ -512,9 +516,8 @@ absl::StatusOr<int> Log::DeleteOldSegments(Offset high_watermark) {
     // Every segment goes: roll so an empty active segment remains at the log end.
     if (absl::Status s = RollLocked(active().next_offset()); !s.ok()) return s;
   }
-  const char* why = "retention";
-  Logger().info("{}: deleting {} segment(s) from offset {} ({})", dir_, drop.size(),
-                drop.front().value, why);
+  Logger().info("{}: deleting {} segment(s) from offset {} (retention)", dir_, drop.size(),
+                drop.front().value);
   if (absl::Status s = RemoveSegments(drop); !s.ok()) return s;
   log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
   if (absl::Status s = epochs_->TruncateFromStart(log_start_offset_); !s.ok()) return s;

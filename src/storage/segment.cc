@@ -341,12 +341,7 @@ absl::StatusOr<Segment::RecoveryResult> Segment::Recover() {
                   result.truncated_bytes, result.valid_bytes, result.reason);
     if (absl::Status s = log_->Truncate(result.valid_bytes); !s.ok()) return s;
   }
-  size_ = result.valid_bytes;
-  if (size_ > 0) {
-    absl::StatusOr<std::optional<BatchLocation>> first = ReadLocation(0);
-    if (!first.ok()) return first.status();
-    if (*first) rolling_timestamp_ = (*first)->max_timestamp;
-  }
+  size_ = result.valid_bytes;  // IndexBatch set next offset, timestamps, rolling time
   if (absl::Status s = txn_index_->TruncateTo(next_offset_); !s.ok()) return s;
   return result;
 }
@@ -586,12 +581,17 @@ absl::Status Segment::Flush() {
   return s;
 }
 
-std::vector<std::string> Segment::FilePaths() const {
+std::vector<std::string> Segment::FilePaths(const std::string& dir, Offset base_offset,
+                                            std::string_view extra_suffix) {
   std::vector<std::string> out;
   for (std::string_view suffix : {kLogSuffix, kIndexSuffix, kTimeIndexSuffix, kTxnIndexSuffix}) {
-    out.push_back(JoinPath(dir_, FileName(base_offset_, suffix) + suffix_));
+    out.push_back(JoinPath(dir, FileName(base_offset, suffix) + std::string(extra_suffix)));
   }
   return out;
+}
+
+std::vector<std::string> Segment::FilePaths() const {
+  return FilePaths(dir_, base_offset_, suffix_);
 }
 
 absl::Status Segment::AddSuffix(std::string_view suffix) {

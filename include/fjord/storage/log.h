@@ -161,12 +161,18 @@ class Log {
     std::optional<Offset> after_roll;
     std::optional<Offset> now;
   };
+  // Writes validated batches; `leader_epoch` is set for leader appends (one epoch for all
+  // batches), unset for followers (each batch's own epoch feeds the cache).
   absl::StatusOr<LogAppendInfo> Write(std::span<const uint8_t> batches, LogAppendInfo info,
-                                      FlushPlan* plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                      std::optional<LeaderEpoch> leader_epoch, FlushPlan* plan)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AfterAppend(const FlushPlan& plan);
   // Removes segments from the list and schedules their files' deletion.
   absl::Status RemoveSegments(const std::vector<Offset>& bases) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status TruncateFullyLocked(Offset offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records `epoch` from `start_offset` when it is newer than the cache's latest.
+  absl::Status AssignEpoch(LeaderEpoch epoch, Offset start_offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status UpdateEpochCache(std::span<const uint8_t> batches)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -140,6 +140,10 @@ class Segment {
   absl::Status AddSuffix(std::string_view suffix);
   // The current paths of the segment's files.
   std::vector<std::string> FilePaths() const;
+  // The paths of the files of the segment based at `base_offset` in `dir`, each name
+  // followed by `extra_suffix`.
+  static std::vector<std::string> FilePaths(const std::string& dir, Offset base_offset,
+                                            std::string_view extra_suffix = {});
 
   const std::shared_ptr<File>& log_file() const { return log_; }
   TxnIndex& txn_index() { return *txn_index_; }
