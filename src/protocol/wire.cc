@@ -246,7 +246,14 @@ void Writer::WriteNullableBytes(const std::optional<std::vector<uint8_t>>& b, bo
 }
 
 void Writer::WriteRecords(const RecordsView& r, bool flexible) {
-  if (!r.is_null) {
+  if (!r.is_null && r.splice >= 0) {
+    if (flexible) {
+      WriteUnsignedVarint(static_cast<uint32_t>(r.splice_length + 1));
+    } else {
+      WriteInt32(static_cast<int32_t>(r.splice_length));
+    }
+    splices_.push_back(Splice{position(), r.splice});
+  } else if (!r.is_null) {
     WriteBytes(r.bytes, flexible);
   } else if (flexible) {
     WriteUnsignedVarint(0);

@@ -115,6 +115,8 @@ absl::Status LogManager::LoadDataDirs() {
         dirs_to_remove_.push_back(JoinPath(d.path, name));
         continue;
       }
+      // The metadata log lives beside the partitions but belongs to the quorum (raft/).
+      if (name == kMetadataLogDirName) continue;
       std::optional<TopicPartition> tp = ParsePartitionDir(name);
       if (!tp) continue;
       Job job{ParamsFor(d.path, *tp, config_.default_config), d.path};

@@ -118,6 +118,8 @@ namespace fjord::protocol {
   X(111, kUnreleasedInstanceId, UNRELEASED_INSTANCE_ID)                             \
   X(112, kUnsupportedAssignor, UNSUPPORTED_ASSIGNOR)                                \
   X(113, kStaleMemberEpoch, STALE_MEMBER_EPOCH)                                     \
+  X(114, kMismatchedEndpointType, MISMATCHED_ENDPOINT_TYPE)                         \
+  X(115, kUnsupportedEndpointType, UNSUPPORTED_ENDPOINT_TYPE)                       \
   X(120, kTransactionAbortable, TRANSACTION_ABORTABLE)
 
 enum class ErrorCode : int16_t {

@@ -38,12 +38,22 @@ struct Uuid {
 // The `records` field of Produce and Fetch: a view of record batches that the message
 // does not own. On decode it points into the frame, so the frame must outlive it; on
 // encode the caller keeps the bytes alive until the message is written.
+//
+// Spliced records (encode only): when `splice` >= 0 the bytes are not in memory but will be
+// sent from elsewhere (a segment file, with sendfile). The Writer writes the length prefix
+// for `splice_length` bytes, notes where the bytes belong (Writer::splices()), and leaves
+// them out of its buffer.
 struct RecordsView {
   std::span<const uint8_t> bytes;
   bool is_null = true;
+  int32_t splice = -1;
+  uint64_t splice_length = 0;
 
   static RecordsView Of(std::span<const uint8_t> b) { return RecordsView{b, false}; }
-  size_t size() const { return bytes.size(); }
+  static RecordsView Spliced(int32_t id, uint64_t length) {
+    return RecordsView{{}, false, id, length};
+  }
+  size_t size() const { return splice >= 0 ? splice_length : bytes.size(); }
   // Equal when both are null, or both hold the same bytes (not the same address).
   bool operator==(const RecordsView& o) const;
 };
@@ -163,6 +173,13 @@ class Writer {
   // and returns the index of the first one not written.
   size_t WriteUnknownTagsBelow(const UnknownTaggedFields& f, size_t next, uint32_t tag);
 
+  // A spliced RecordsView written at `position`: its bytes go there, in the order listed.
+  struct Splice {
+    size_t position;
+    int32_t id;
+  };
+  const std::vector<Splice>& splices() const { return splices_; }
+
  private:
   template <typename T>
   void WriteFixed(T v) {
@@ -176,6 +193,7 @@ class Writer {
   uint8_t* begin_;
   uint8_t* end_;
   bool overflow_ = false;
+  std::vector<Splice> splices_;
 };
 
 // Encoded sizes of the variable-length primitives.
@@ -196,7 +214,8 @@ inline size_t NullableBytesSize(const std::optional<std::vector<uint8_t>>& b, bo
   return b ? BytesSize(*b, flexible) : (flexible ? 1 : 4);
 }
 inline size_t RecordsSize(const RecordsView& r, bool flexible) {
-  return r.is_null ? (flexible ? 1 : 4) : BytesSize(r.bytes, flexible);
+  if (r.is_null) return flexible ? 1 : 4;
+  return LengthPrefixSize(r.size(), flexible, true) + r.size();
 }
 inline size_t ArrayLengthSize(size_t count, bool flexible) {
   return flexible ? VarintSize(static_cast<uint32_t>(count + 1)) : 4;

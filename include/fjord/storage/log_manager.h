@@ -32,6 +32,10 @@
 
 namespace fjord::storage {
 
+// The metadata quorum's log directory inside a data dir; the LogManager never loads it.
+inline constexpr const char* kMetadataLogDirName = "__cluster_metadata-0";
+
+
 inline constexpr std::string_view kLockFileName = ".lock";
 inline constexpr std::string_view kCleanShutdownFileName = ".fjord_cleanshutdown";
 inline constexpr std::string_view kRecoveryPointCheckpointName = "recovery-point-offset-checkpoint";

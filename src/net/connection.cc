@@ -1,0 +1,281 @@
+#include "connection.h"
+
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "fjord/base/endian.h"
+#include "logger.h"
+
+namespace fjord::net {
+namespace asio = boost::asio;
+
+namespace {
+// Frames up to this size are parsed out of the shared read buffer; larger ones are read
+// straight into a buffer of their own.
+constexpr size_t kReadBufferBytes = 64 * 1024;
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, RequestContext ctx, RequestHandler& handler,
+                       const ConnectionLimits& limits, ConnectionRegistry& registry)
+    : socket_(std::move(socket)),
+      fd_(socket_.native_handle()),
+      ctx_(std::move(ctx)),
+      handler_(handler),
+      limits_(limits),
+      registry_(registry),
+      read_buf_(kReadBufferBytes),
+      idle_timer_(socket_.get_executor()) {}
+
+void Connection::Start() {
+  boost::system::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (limits_.send_buffer_bytes > 0) {
+    socket_.set_option(asio::socket_base::send_buffer_size(limits_.send_buffer_bytes), ec);
+  }
+  if (limits_.receive_buffer_bytes > 0) {
+    socket_.set_option(asio::socket_base::receive_buffer_size(limits_.receive_buffer_bytes), ec);
+  }
+  socket_.non_blocking(true, ec);
+  Touch();
+  ArmIdleTimer();
+  StartRead();
+}
+
+bool Connection::Paused() const {
+  return inflight_requests_ >= static_cast<size_t>(limits_.max_inflight_requests) ||
+         inflight_bytes_ >= static_cast<size_t>(limits_.max_inflight_bytes);
+}
+
+void Connection::StartRead() {
+  if (closed_ || reading_ || stop_reading_ || Paused()) return;
+  reading_ = true;
+  auto self = shared_from_this();
+  auto on_read = [self](const boost::system::error_code& ec, size_t n) { self->OnRead(ec, n); };
+  if (in_big_frame_) {
+    socket_.async_read_some(
+        asio::buffer(big_frame_.data() + big_filled_, big_frame_.size() - big_filled_), on_read);
+  } else {
+    socket_.async_read_some(
+        asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_), on_read);
+  }
+}
+
+void Connection::OnRead(const boost::system::error_code& ec, size_t n) {
+  reading_ = false;
+  if (closed_) return;
+  if (ec) {
+    if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+      Close("peer closed the connection", false);
+    } else if (ec != asio::error::operation_aborted) {
+      Close("read failed: " + ec.message(), true);
+    }
+    return;
+  }
+  Touch();
+  if (in_big_frame_) {
+    big_filled_ += n;
+    if (big_filled_ == big_frame_.size()) {
+      in_big_frame_ = false;
+      std::vector<uint8_t> frame = std::move(big_frame_);
+      big_frame_ = {};
+      big_filled_ = 0;
+      Dispatch(std::move(frame));
+    }
+  } else {
+    read_len_ += n;
+  }
+  ProcessBuffer();
+  StartRead();
+}
+
+void Connection::ProcessBuffer() {
+  size_t pos = 0;
+  while (!closed_ && !stop_reading_ && !Paused() && !in_big_frame_ && read_len_ - pos >= 4) {
+    int32_t size = static_cast<int32_t>(be::Load32(read_buf_.data() + pos));
+    if (size < 0 || size > limits_.max_frame_bytes) {
+      // Kafka: InvalidReceiveException. Nothing of the frame is buffered.
+      Close("request frame of " + std::to_string(size) +
+                " bytes is outside [0, socket.request.max.bytes=" +
+                std::to_string(limits_.max_frame_bytes) + "]",
+            true);
+      return;
+    }
+    size_t have = read_len_ - pos - 4;
+    if (have >= static_cast<size_t>(size)) {
+      const uint8_t* p = read_buf_.data() + pos + 4;
+      std::vector<uint8_t> frame(p, p + size);
+      pos += 4 + static_cast<size_t>(size);
+      Dispatch(std::move(frame));
+      continue;
+    }
+    if (4 + static_cast<size_t>(size) > read_buf_.size()) {
+      // Too big for the shared buffer: give it its own and read the rest straight in.
+      big_frame_.resize(static_cast<size_t>(size));
+      std::memcpy(big_frame_.data(), read_buf_.data() + pos + 4, have);
+      big_filled_ = have;
+      in_big_frame_ = true;
+      pos = read_len_;
+    }
+    break;
+  }
+  if (closed_) return;
+  if (pos > 0) {
+    std::memmove(read_buf_.data(), read_buf_.data() + pos, read_len_ - pos);
+    read_len_ -= pos;
+  }
+}
+
+void Connection::Dispatch(std::vector<uint8_t> frame) {
+  uint64_t seq = front_seq_ + slots_.size();
+  size_t bytes = frame.size();
+  slots_.push_back(Slot{false, {}, bytes});
+  ++inflight_requests_;
+  inflight_bytes_ += bytes;
+  registry_.AddPending(1);
+  std::weak_ptr<Connection> weak = weak_from_this();
+  auto& io = static_cast<asio::io_context&>(socket_.get_executor().context());
+  handler_.Handle(ctx_, std::move(frame), [weak, seq, &io](Reply reply) {
+    // Always go through the loop: the handler may answer inline, from inside Dispatch.
+    asio::post(io, [weak, seq, reply = std::move(reply)]() mutable {
+      if (auto self = weak.lock()) self->Complete(seq, std::move(reply));
+    });
+  });
+}
+
+void Connection::Complete(uint64_t seq, Reply reply) {
+  if (closed_ || seq < front_seq_) return;
+  Slot& slot = slots_[seq - front_seq_];
+  bool was_paused = Paused();
+  slot.done = true;
+  slot.reply = std::move(reply);
+  --inflight_requests_;
+  inflight_bytes_ -= slot.bytes;
+  WritePump();
+  if (!closed_ && was_paused && !Paused()) {
+    ProcessBuffer();
+    StartRead();
+  }
+}
+
+void Connection::WritePump() {
+  while (!closed_ && !waiting_write_) {
+    if (!current_) {
+      if (slots_.empty() || !slots_.front().done) return;
+      Reply reply = std::move(slots_.front().reply);
+      slots_.pop_front();
+      ++front_seq_;
+      if (reply.kind == Reply::Kind::kNoResponse) {
+        registry_.AddPending(-1);
+        continue;
+      }
+      if (reply.kind == Reply::Kind::kClose) {
+        registry_.AddPending(-1);
+        Close(reply.close_reason, true);
+        return;
+      }
+      current_ = std::move(reply.out);
+      piece_ = 0;
+      piece_done_ = 0;
+    }
+    if (!WriteCurrent()) return;
+    current_.reset();
+    registry_.AddPending(-1);
+    Touch();
+  }
+}
+
+bool Connection::WriteCurrent() {
+  const Outbound& out = *current_;
+  const size_t pieces = 2 * out.slices.size() + 1;
+  while (piece_ < pieces) {
+    uint64_t length;
+    ssize_t n;
+    if (piece_ % 2 == 0) {
+      size_t k = piece_ / 2;
+      size_t begin = k == 0 ? 0 : out.slices[k - 1].first;
+      size_t end = k < out.slices.size() ? out.slices[k].first : out.bytes.size();
+      length = end - begin;
+      if (piece_done_ == length) {
+        ++piece_;
+        piece_done_ = 0;
+        continue;
+      }
+      n = ::send(fd_, out.bytes.data() + begin + piece_done_, length - piece_done_, MSG_NOSIGNAL);
+    } else {
+      const FileSlice& slice = out.slices[piece_ / 2].second;
+      length = slice.length;
+      if (piece_done_ == length) {
+        ++piece_;
+        piece_done_ = 0;
+        continue;
+      }
+      off_t off = static_cast<off_t>(slice.offset + piece_done_);
+      n = ::sendfile(fd_, slice.fd, &off, length - piece_done_);
+      if (n == 0) {
+        Close("segment file ended before the fetched bytes were sent", true);
+        return false;
+      }
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        waiting_write_ = true;
+        auto self = shared_from_this();
+        socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                           [self](const boost::system::error_code& ec) {
+                             self->waiting_write_ = false;
+                             if (ec || self->closed_) return;
+                             self->WritePump();
+                           });
+        return false;
+      }
+      Close(std::string("write failed: ") + std::strerror(errno), errno != EPIPE);
+      return false;
+    }
+    piece_done_ += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+void Connection::ArmIdleTimer() {
+  if (closed_ || limits_.max_idle_ms <= 0) return;
+  auto idle = std::chrono::milliseconds(limits_.max_idle_ms);
+  idle_timer_.expires_at(last_activity_ + idle);
+  auto self = shared_from_this();
+  idle_timer_.async_wait([self, idle](const boost::system::error_code& ec) {
+    if (ec || self->closed_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - self->last_activity_ >= idle && self->slots_.empty() && !self->current_) {
+      self->Close(
+          "idle for more than connections.max.idle.ms=" + std::to_string(self->limits_.max_idle_ms),
+          true);
+      return;
+    }
+    if (now - self->last_activity_ >= idle) self->Touch();  // busy: look again later
+    self->ArmIdleTimer();
+  });
+}
+
+void Connection::StopReading() { stop_reading_ = true; }
+
+void Connection::Close(const std::string& reason, bool log_it) {
+  if (closed_) return;
+  closed_ = true;
+  if (log_it)
+    Logger().info("closing connection {} from {}: {}", ctx_.connection_id, ctx_.peer, reason);
+  boost::system::error_code ec;
+  idle_timer_.cancel();
+  socket_.close(ec);
+  // Requests still in the handler or unwritten will never be answered.
+  size_t unanswered = slots_.size() + (current_ ? 1 : 0);
+  registry_.AddPending(-static_cast<int64_t>(unanswered));
+  slots_.clear();
+  current_.reset();
+  registry_.Remove(ctx_.connection_id);
+}
+
+}  // namespace fjord::net

@@ -1,0 +1,98 @@
+#pragma once
+// One client connection: reads size-prefixed frames, hands them to the RequestHandler,
+// and writes the replies in request order (writev for memory, sendfile for file slices).
+// Lives on one event loop; every member is touched only there. Owned by shared_ptr:
+// pending async operations and handler completions hold it alive.
+
+#include <sys/uio.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fjord/net/server.h"
+
+namespace fjord::net {
+
+class ConnectionRegistry;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::ip::tcp::socket socket, RequestContext ctx, RequestHandler& handler,
+             const ConnectionLimits& limits, ConnectionRegistry& registry);
+
+  void Start();
+  // Stop reading new requests; answer those already read. Loop thread only.
+  void StopReading();
+  void Close(const std::string& reason, bool log_it);
+  const RequestContext& context() const { return ctx_; }
+
+ private:
+  struct Slot {
+    bool done = false;
+    Reply reply;
+    size_t bytes = 0;
+  };
+
+  void StartRead();
+  void OnRead(const boost::system::error_code& ec, size_t n);
+  // Dispatches every complete frame in the read buffer while under the in-flight limits.
+  void ProcessBuffer();
+  void Dispatch(std::vector<uint8_t> frame);
+  void Complete(uint64_t seq, Reply reply);
+  bool Paused() const;
+  void WritePump();
+  // Writes as much of the current response as the socket takes. Returns false when the
+  // socket would block (a wait is armed) or failed (the connection is closed).
+  bool WriteCurrent();
+  void ArmIdleTimer();
+  void Touch() { last_activity_ = std::chrono::steady_clock::now(); }
+
+  boost::asio::ip::tcp::socket socket_;
+  int fd_;
+  RequestContext ctx_;
+  RequestHandler& handler_;
+  const ConnectionLimits& limits_;
+  ConnectionRegistry& registry_;
+
+  // Small frames are parsed out of read_buf_; a frame larger than it gets its own buffer
+  // and is read into it directly.
+  std::vector<uint8_t> read_buf_;
+  size_t read_len_ = 0;
+  std::vector<uint8_t> big_frame_;
+  size_t big_filled_ = 0;
+  bool in_big_frame_ = false;
+  bool reading_ = false;
+  bool stop_reading_ = false;
+  bool closed_ = false;
+
+  std::deque<Slot> slots_;
+  uint64_t front_seq_ = 0;  // sequence number of slots_.front()
+  size_t inflight_requests_ = 0;
+  size_t inflight_bytes_ = 0;
+
+  // The response being written: its pieces and how far we are.
+  std::optional<Outbound> current_;
+  size_t piece_ = 0;         // index into the piece list (bytes runs and slices, alternating)
+  uint64_t piece_done_ = 0;  // bytes of that piece already written
+  bool waiting_write_ = false;
+
+  boost::asio::steady_timer idle_timer_;
+  std::chrono::steady_clock::time_point last_activity_;
+};
+
+// Tracks live connections for StopAccepting / CloseAll / counts. Thread-safe.
+class ConnectionRegistry {
+ public:
+  virtual ~ConnectionRegistry() = default;
+  virtual void Remove(uint64_t id) = 0;
+  virtual void AddPending(int64_t delta) = 0;
+};
+
+}  // namespace fjord::net
