@@ -115,11 +115,14 @@ absl::StatusOr<std::vector<BoundListener>> Server::Listen(
     state_->specs.push_back(b.spec);
     state_->acceptors.push_back(std::move(acceptor));
   }
+  return bound;
+}
+
+void Server::StartAccepting() {
   for (size_t i = 0; i < state_->acceptors.size(); ++i) {
     auto state = state_;
     asio::post(state_->loops.context(0), [state, i] { state->Accept(i); });
   }
-  return bound;
 }
 
 void Server::StopAccepting() {

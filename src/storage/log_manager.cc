@@ -220,6 +220,18 @@ std::vector<TopicPartition> LogManager::Partitions() const {
   return out;
 }
 
+std::vector<std::string> LogManager::DataDirs() const {
+  std::vector<std::string> out;
+  for (const DataDir& d : dirs_) out.push_back(d.path);
+  return out;
+}
+
+std::string LogManager::DataDirOf(const TopicPartition& tp) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = log_data_dir_.find(tp);
+  return it == log_data_dir_.end() ? std::string() : it->second;
+}
+
 absl::Status LogManager::DeleteLog(const TopicPartition& tp) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = logs_.find(tp);

@@ -93,8 +93,10 @@ class Server {
   Server(EventLoops& loops, RequestHandler& handler, ConnectionLimits limits);
   ~Server();
 
-  // Binds and starts accepting. Fails naming the address when a bind fails.
+  // Binds (port 0 picks a free port). Fails naming the address when a bind fails.
   absl::StatusOr<std::vector<BoundListener>> Listen(const std::vector<ListenerSpec>& listeners);
+  // Starts accepting on every bound listener (the loops must be running).
+  void StartAccepting();
 
   // Graceful stop, step 1: close the listeners and stop reading new requests; requests
   // already read are answered. Call from any thread.

@@ -35,7 +35,6 @@ namespace fjord::storage {
 // The metadata quorum's log directory inside a data dir; the LogManager never loads it.
 inline constexpr const char* kMetadataLogDirName = "__cluster_metadata-0";
 
-
 inline constexpr std::string_view kLockFileName = ".lock";
 inline constexpr std::string_view kCleanShutdownFileName = ".fjord_cleanshutdown";
 inline constexpr std::string_view kRecoveryPointCheckpointName = "recovery-point-offset-checkpoint";
@@ -75,6 +74,9 @@ class LogManager {
                                                       const LogConfig& config);
   std::shared_ptr<Log> GetLog(const TopicPartition& tp) const;
   std::vector<TopicPartition> Partitions() const;
+  // The configured data directories, and the one holding a partition ("" if none).
+  std::vector<std::string> DataDirs() const;
+  std::string DataDirOf(const TopicPartition& tp) const;
   // Removes the partition: its directory is renamed `<topic>-<partition>.<n>-delete` at
   // once (so a restart never loads it) and removed by the background worker.
   absl::Status DeleteLog(const TopicPartition& tp);
