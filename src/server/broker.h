@@ -1,0 +1,61 @@
+#pragma once
+// The state every handler shares, and the handler entry points. Internal to server/.
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "fjord/cluster/replica_manager.h"
+#include "fjord/controller/quorum_controller.h"
+#include "fjord/metadata/metadata_image.h"
+#include "request.h"
+
+namespace fjord::server {
+
+class Broker {
+ public:
+  explicit Broker(BrokerServices services) : s(std::move(services)) {}
+
+  std::shared_ptr<const metadata::MetadataImage> image() const { return s.controller->image(); }
+
+  // Runs fn(i, partition) for each tps[i] on the partition's loop (partition is nullptr
+  // when this node does not host it), then done() on the `home` loop. fn calls for
+  // different i may run concurrently on different loops; each i is visited once.
+  void ForEachPartition(size_t home, const std::vector<storage::TopicPartition>& tps,
+                        std::function<void(size_t, cluster::Partition*)> fn,
+                        std::function<void()> done);
+
+  BrokerServices s;
+};
+
+// What this broker serves (api_table.cc): the advertised and served version ranges.
+struct ServedApi {
+  protocol::ApiKey key;
+  int16_t advertised_min;  // may be below served_min: see api_table.cc
+  int16_t served_min;
+  int16_t max;
+  void (*handle)(Broker&, RequestPtr);
+};
+std::span<const ServedApi> ServedApis();
+const ServedApi* FindServedApi(int16_t key);
+
+void HandleApiVersions(Broker& b, RequestPtr r);
+void RespondUnsupportedApiVersions(Broker& b, RequestPtr r);
+void HandleMetadata(Broker& b, RequestPtr r);
+void HandleDescribeCluster(Broker& b, RequestPtr r);
+void HandleFindCoordinator(Broker& b, RequestPtr r);
+void HandleProduce(Broker& b, RequestPtr r);
+void HandleFetch(Broker& b, RequestPtr r);
+void HandleListOffsets(Broker& b, RequestPtr r);
+void HandleOffsetForLeaderEpoch(Broker& b, RequestPtr r);
+void HandleDeleteRecords(Broker& b, RequestPtr r);
+void HandleCreateTopics(Broker& b, RequestPtr r);
+void HandleDeleteTopics(Broker& b, RequestPtr r);
+void HandleCreatePartitions(Broker& b, RequestPtr r);
+void HandleDescribeConfigs(Broker& b, RequestPtr r);
+void HandleAlterConfigs(Broker& b, RequestPtr r);
+void HandleIncrementalAlterConfigs(Broker& b, RequestPtr r);
+void HandleDescribeLogDirs(Broker& b, RequestPtr r);
+
+}  // namespace fjord::server

@@ -1,0 +1,263 @@
+// Fetch: read each partition on its loop, trim to the request's byte budget, and answer
+// with the record bytes spliced in from the segment files (sendfile). When fewer than
+// min_bytes are available the request waits — without polling — until an append to one
+// of its partitions or max_wait_ms, whichever comes first (Kafka's DelayedFetch).
+//
+// Fetch sessions (KIP-227) are not kept: every response carries session id 0, which
+// tells clients to keep sending full fetch requests (a broker may always do this).
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "broker.h"
+#include "fjord/protocol/messages/fetch_request.h"
+#include "fjord/protocol/messages/fetch_response.h"
+
+namespace fjord::server {
+
+using protocol::ErrorCode;
+
+namespace {
+
+struct FetchItem {
+  size_t topic;
+  size_t partition;
+  Offset fetch_offset;
+  int32_t partition_max_bytes;
+  int32_t current_leader_epoch;
+};
+
+class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
+ public:
+  FetchOperation(Broker& b, RequestPtr r) : b_(b), r_(std::move(r)) {}
+
+  // Builds the response skeleton; false when the request was answered or closed already.
+  bool Prepare();
+  void Read();
+
+ private:
+  void OnRead(uint64_t generation);
+  void Wait(uint64_t generation);
+  void Finish();
+  uint64_t TrimToBudget();
+
+  Broker& b_;
+  RequestPtr r_;
+  protocol::FetchRequest req_;
+  protocol::FetchResponse resp_;
+  std::vector<FetchItem> items_;
+  std::vector<storage::TopicPartition> tps_;
+  std::vector<cluster::PartitionRead> reads_;
+  std::vector<Offset> high_watermarks_;  // as read, to notice appends that raced the wait
+  bool read_committed_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+  uint64_t generation_ = 0;
+  bool finished_ = false;
+  std::shared_ptr<net::Timer> timer_;
+};
+
+bool FetchOperation::Prepare() {
+  if (!DecodeBody(*r_, &req_)) return false;
+  const int16_t v = r_->version;
+  read_committed_ = req_.isolation_level == 1;
+  deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(req_.max_wait_ms);
+  if (req_.session_id != 0) {
+    // No sessions are ever created here, so any session id is unknown (KIP-227).
+    resp_.error_code = Code(ErrorCode::kFetchSessionIdNotFound);
+    Respond(*r_, resp_);
+    return false;
+  }
+  const bool from_follower = req_.replica_id.value >= 0 || req_.replica_state.replica_id.value >= 0;
+  auto image = b_.image();
+  for (const auto& ft : req_.topics) {
+    protocol::FetchResponse::FetchableTopicResponse tr;
+    const metadata::TopicImage* topic = nullptr;
+    if (v >= 13) {
+      tr.topic_id = ft.topic_id;
+      topic = image->TopicById(ft.topic_id);
+    } else {
+      tr.topic = ft.topic;
+      topic = image->TopicByName(ft.topic);
+    }
+    for (const auto& fp : ft.partitions) {
+      protocol::FetchResponse::PartitionData pd;
+      pd.partition_index = fp.partition;
+      pd.high_watermark = Offset(-1);
+      if (!read_committed_) pd.aborted_transactions = std::nullopt;
+      if (topic == nullptr) {
+        pd.error_code =
+            Code(v >= 13 ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
+      } else if (fp.partition.value < 0 ||
+                 static_cast<size_t>(fp.partition.value) >= topic->partitions.size()) {
+        pd.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
+      } else if (from_follower) {
+        // Every partition has this node as its only replica: there are no followers.
+        pd.error_code = Code(ErrorCode::kNotLeaderOrFollower);
+      } else {
+        items_.push_back(FetchItem{resp_.responses.size(), tr.partitions.size(), fp.fetch_offset,
+                                   fp.partition_max_bytes, fp.current_leader_epoch.value});
+        tps_.push_back(storage::TopicPartition{topic->name, fp.partition});
+      }
+      tr.partitions.push_back(std::move(pd));
+    }
+    resp_.responses.push_back(std::move(tr));
+  }
+  reads_.resize(items_.size());
+  high_watermarks_.resize(items_.size(), Offset(-1));
+  return true;
+}
+
+void FetchOperation::Read() {
+  const uint64_t generation = ++generation_;
+  auto self = shared_from_this();
+  b_.ForEachPartition(
+      r_->conn.loop, tps_,
+      [self](size_t i, cluster::Partition* p) {
+        cluster::PartitionRead& out = self->reads_[i];
+        const FetchItem& item = self->items_[i];
+        out = cluster::PartitionRead{};
+        if (p == nullptr || !p->IsLeader()) {
+          out.error = ErrorCode::kNotLeaderOrFollower;
+          return;
+        }
+        if (ErrorCode e = p->CheckLeaderEpoch(item.current_leader_epoch); e != ErrorCode::kNone) {
+          out.error = e;
+          return;
+        }
+        uint64_t max_bytes = item.partition_max_bytes > 0 ? item.partition_max_bytes : 0;
+        out = p->Read(item.fetch_offset, max_bytes, self->read_committed_, true);
+        self->high_watermarks_[i] = p->high_watermark();
+      },
+      [self, generation] { self->OnRead(generation); });
+}
+
+// Kafka's budget: partitions in request order share max_bytes; the first partition with
+// data is returned whole even when larger (KIP-74), later ones only as far as whole
+// batches fit.
+uint64_t FetchOperation::TrimToBudget() {
+  uint64_t remaining = req_.max_bytes > 0 ? static_cast<uint64_t>(req_.max_bytes) : 0;
+  uint64_t total = 0;
+  bool any = false;
+  for (cluster::PartitionRead& read : reads_) {
+    auto& regions = read.data.regions;
+    if (regions.empty()) continue;
+    if (!any) {
+      any = true;
+    } else {
+      size_t keep = 0;
+      uint64_t bytes = 0;
+      while (keep < regions.size() && bytes + regions[keep].length <= remaining) {
+        bytes += regions[keep].length;
+        ++keep;
+      }
+      regions.resize(keep);
+      read.data.bytes = bytes;
+    }
+    remaining = read.data.bytes >= remaining ? 0 : remaining - read.data.bytes;
+    total += read.data.bytes;
+  }
+  return total;
+}
+
+void FetchOperation::OnRead(uint64_t generation) {
+  if (finished_ || generation != generation_) return;
+  uint64_t total = TrimToBudget();
+  bool any_error = false;
+  for (const auto& read : reads_) any_error |= read.error != ErrorCode::kNone;
+  const bool expired = std::chrono::steady_clock::now() >= deadline_;
+  if (total >= static_cast<uint64_t>(std::max(req_.min_bytes, 0)) || req_.max_wait_ms <= 0 ||
+      any_error || expired || items_.empty()) {
+    Finish();
+    return;
+  }
+  Wait(generation);
+}
+
+void FetchOperation::Wait(uint64_t generation) {
+  auto self = shared_from_this();
+  const size_t home = r_->conn.loop;
+  net::EventLoops& loops = *b_.s.loops;
+  // Waiters hold the operation weakly: a fetch that finished by its timeout leaves no
+  // strong reference behind on an idle partition.
+  std::weak_ptr<FetchOperation> weak = self;
+  auto wake = [weak, generation, home, &loops] {
+    loops.Post(home, [weak, generation] {
+      auto op = weak.lock();
+      if (op && !op->finished_ && generation == op->generation_) op->Read();
+    });
+  };
+  // Park on every partition; an append that landed after our read wakes us at once.
+  b_.ForEachPartition(
+      home, tps_,
+      [self, wake](size_t i, cluster::Partition* p) {
+        if (p == nullptr) return;
+        if (p->high_watermark() != self->high_watermarks_[i]) {
+          wake();
+          return;
+        }
+        p->AddAppendWaiter(self, wake);
+      },
+      [] {});
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline_ - std::chrono::steady_clock::now());
+  if (timer_) timer_->Cancel();
+  timer_ =
+      loops.RunAfter(home, std::max(remaining, std::chrono::milliseconds(0)), [self, generation] {
+        if (!self->finished_ && generation == self->generation_) self->Read();
+      });
+}
+
+void FetchOperation::Finish() {
+  finished_ = true;
+  if (timer_) timer_->Cancel();
+  std::vector<std::vector<net::FileSlice>> splices;
+  uint64_t spliced = 0;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> copies;
+  for (size_t i = 0; i < items_.size(); ++i) {
+    const FetchItem& item = items_[i];
+    cluster::PartitionRead& read = reads_[i];
+    auto& pd = resp_.responses[item.topic].partitions[item.partition];
+    pd.error_code = Code(read.error);
+    pd.high_watermark = read.high_watermark;
+    pd.last_stable_offset = read.last_stable_offset;
+    pd.log_start_offset = read.log_start_offset;
+    if (read.error != ErrorCode::kNone || read.data.regions.empty()) {
+      pd.records = protocol::RecordsView::Of({});
+      continue;
+    }
+    std::vector<net::FileSlice> slices;
+    bool all_native = true;
+    for (const storage::FileRegion& region : read.data.regions) {
+      int fd = region.file->NativeHandle();
+      if (fd < 0) all_native = false;
+      slices.push_back(net::FileSlice{fd, region.position, region.length, region.file});
+    }
+    if (!all_native) {
+      // Not a plain file (tests' in-memory file systems): send a copy instead.
+      absl::StatusOr<std::vector<uint8_t>> bytes = storage::ReadRegions(read.data.regions);
+      if (!bytes.ok()) {
+        pd.error_code = Code(ErrorCode::kKafkaStorageError);
+        pd.records = protocol::RecordsView::Of({});
+        continue;
+      }
+      copies.push_back(std::make_shared<std::vector<uint8_t>>(std::move(*bytes)));
+      pd.records = protocol::RecordsView::Of(*copies.back());
+      continue;
+    }
+    pd.records =
+        protocol::RecordsView::Spliced(static_cast<int32_t>(splices.size()), read.data.bytes);
+    spliced += read.data.bytes;
+    splices.push_back(std::move(slices));
+  }
+  Respond(*r_, resp_, spliced, &splices);
+}
+
+}  // namespace
+
+void HandleFetch(Broker& b, RequestPtr r) {
+  auto op = std::make_shared<FetchOperation>(b, std::move(r));
+  if (!op->Prepare()) return;
+  op->Read();
+}
+
+}  // namespace fjord::server

@@ -1,0 +1,139 @@
+// Produce: route each partition's batch to the partition's loop, append it there, and
+// answer in the request's shape (no answer at all for acks=0).
+
+#include "absl/strings/str_cat.h"
+#include "broker.h"
+#include "fjord/base/strings.h"
+#include "fjord/protocol/messages/produce_request.h"
+#include "fjord/protocol/messages/produce_response.h"
+#include "fjord/storage/log_validator.h"
+
+namespace fjord::server {
+
+using protocol::ErrorCode;
+
+namespace {
+
+ErrorCode ToErrorCode(storage::AppendError e) {
+  switch (e) {
+    case storage::AppendError::kNone:
+      return ErrorCode::kNone;
+    case storage::AppendError::kCorruptMessage:
+      return ErrorCode::kCorruptMessage;
+    case storage::AppendError::kInvalidRecord:
+      return ErrorCode::kInvalidRecord;
+    case storage::AppendError::kMessageTooLarge:
+      return ErrorCode::kMessageTooLarge;
+    case storage::AppendError::kRecordListTooLarge:
+      return ErrorCode::kRecordListTooLarge;
+    case storage::AppendError::kInvalidTimestamp:
+      return ErrorCode::kInvalidTimestamp;
+    case storage::AppendError::kUnsupportedMagic:
+      return ErrorCode::kUnsupportedForMessageFormat;
+    case storage::AppendError::kOffsetOutOfOrder:
+    case storage::AppendError::kStorage:
+      return ErrorCode::kKafkaStorageError;
+  }
+  return ErrorCode::kUnknownServerError;
+}
+
+struct Item {
+  size_t topic;
+  size_t partition;
+  std::span<uint8_t> records;
+};
+
+}  // namespace
+
+void HandleProduce(Broker& b, RequestPtr r) {
+  auto req = std::make_shared<protocol::ProduceRequest>();
+  if (!DecodeBody(*r, req.get())) return;
+  auto resp = std::make_shared<protocol::ProduceResponse>();
+  auto image = b.image();
+  std::vector<Item> items;
+  std::vector<storage::TopicPartition> tps;
+  ErrorCode request_error = ErrorCode::kNone;
+  std::string request_message;
+  if (req->acks != -1 && req->acks != 0 && req->acks != 1) {
+    request_error = ErrorCode::kInvalidRequiredAcks;
+  } else if (req->transactional_id.has_value()) {
+    request_error = ErrorCode::kTransactionalIdAuthorizationFailed;
+    request_message = "transactions are not supported by this broker yet";
+  }
+  for (size_t t = 0; t < req->topic_data.size(); ++t) {
+    const auto& td = req->topic_data[t];
+    protocol::ProduceResponse::TopicProduceResponse tr;
+    tr.name = td.name;
+    const metadata::TopicImage* topic = image->TopicByName(td.name);
+    for (size_t p = 0; p < td.partition_data.size(); ++p) {
+      const auto& pd = td.partition_data[p];
+      protocol::ProduceResponse::PartitionProduceResponse pr;
+      pr.index = pd.index;
+      pr.base_offset = Offset(-1);
+      if (request_error != ErrorCode::kNone) {
+        pr.error_code = Code(request_error);
+        if (!request_message.empty()) pr.error_message = request_message;
+      } else if (topic == nullptr || pd.index.value < 0 ||
+                 static_cast<size_t>(pd.index.value) >= topic->partitions.size()) {
+        pr.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
+      } else if (pd.records.is_null || pd.records.bytes.empty()) {
+        pr.error_code = Code(ErrorCode::kCorruptMessage);
+        pr.error_message = "the produce request carries no record batch for this partition";
+      } else {
+        // The frame is ours: appends patch base offsets and epochs in place.
+        auto bytes = std::span<uint8_t>(const_cast<uint8_t*>(pd.records.bytes.data()),
+                                        pd.records.bytes.size());
+        items.push_back(Item{t, p, bytes});
+        tps.push_back(storage::TopicPartition{td.name, pd.index});
+      }
+      tr.partition_responses.push_back(std::move(pr));
+    }
+    resp->responses.push_back(std::move(tr));
+  }
+  const int16_t acks = req->acks;
+  b.ForEachPartition(
+      r->conn.loop, tps,
+      [req, resp, items, acks](size_t i, cluster::Partition* partition) {
+        // The frame (and so the records) stays alive through `req`'s owner, the request.
+        const Item& item = items[i];
+        auto& pr = resp->responses[item.topic].partition_responses[item.partition];
+        if (partition == nullptr || !partition->IsLeader()) {
+          pr.error_code = Code(ErrorCode::kNotLeaderOrFollower);
+          return;
+        }
+        if (ErrorCode e = partition->CheckAcks(acks); e != ErrorCode::kNone) {
+          pr.error_code = Code(e);
+          return;
+        }
+        absl::StatusOr<storage::LogAppendInfo> info = partition->AppendAsLeader(item.records);
+        if (!info.ok()) {
+          pr.error_code = Code(ToErrorCode(storage::AppendErrorOf(info.status())));
+          pr.error_message = std::string(info.status().message());
+          pr.log_start_offset = partition->log().log_start_offset();
+          return;
+        }
+        pr.base_offset = info->first_offset;
+        pr.log_append_time_ms = info->log_append_time;
+        pr.log_start_offset = info->log_start_offset;
+      },
+      [r, req, resp, acks] {
+        if (acks == 0) {
+          // Kafka: an acks=0 producer learns of a failure only by the connection closing.
+          for (const auto& tr : resp->responses) {
+            for (const auto& pr : tr.partition_responses) {
+              if (pr.error_code != 0) {
+                r->done(net::Reply::Close(absl::StrCat(
+                    "acks=0 produce to ", tr.name, "-", pr.index.value, " failed: ",
+                    Absl(protocol::ErrorName(static_cast<ErrorCode>(pr.error_code))))));
+                return;
+              }
+            }
+          }
+          r->done(net::Reply::None());
+          return;
+        }
+        Respond(*r, *resp);
+      });
+}
+
+}  // namespace fjord::server

@@ -1,0 +1,95 @@
+"""Shared plumbing of the client-compatibility tests: a real `fjord` broker per test class
+and the scale factor that shrinks the message counts under the sanitizer build.
+
+Each script runs as `python3 test_x.py --fjord /path/to/fjord [unittest args]`. It reuses
+the broker fixture of the integration tests (tests/integration/broker_process.py).
+"""
+
+import os
+import sys
+import unittest
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(_HERE, "..", "integration"))
+
+import broker_process  # noqa: E402
+
+FJORD = None
+
+
+def scale():
+    """FJORD_TEST_SCALE (default 1.0): the ASan build runs a tenth of the messages."""
+    return float(os.environ.get("FJORD_TEST_SCALE", "1.0"))
+
+
+def scaled(n, minimum=100):
+    return max(minimum, int(n * scale()))
+
+
+def main():
+    global FJORD
+    argv = [sys.argv[0]]
+    args = iter(sys.argv[1:])
+    for a in args:
+        if a == "--fjord":
+            FJORD = next(args, None)
+        elif a.startswith("--fjord="):
+            FJORD = a.split("=", 1)[1]
+        else:
+            argv.append(a)
+    FJORD = os.path.abspath(FJORD or os.environ.get(
+        "FJORD_BINARY", os.path.join(_HERE, "..", "..", "build", "release", "src", "app", "fjord")))
+    if not os.access(FJORD, os.X_OK):
+        sys.stderr.write("fjord binary not found: %s\n" % FJORD)
+        sys.exit(2)
+    unittest.main(argv=argv, verbosity=2)
+
+
+class BrokerCase(unittest.TestCase):
+    """One broker per test class; settings from BROKER_SETTINGS."""
+
+    BROKER_SETTINGS = {}
+    broker = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = broker_process.Broker(FJORD, settings=dict(cls.BROKER_SETTINGS))
+        try:
+            cls.broker.start()
+        except Exception:
+            cls.broker.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.broker is not None:
+            cls.broker.stop()
+            cls.broker.cleanup()
+        for old in getattr(cls, "_retired", []):
+            old.cleanup()
+
+    @classmethod
+    def restart(cls, kill=False):
+        """Stops the broker (SIGTERM, or SIGKILL when kill) and starts it on the same data."""
+        old = cls.broker
+        if kill:
+            old.kill()
+        else:
+            rc = old.stop()
+            assert rc == 0, "fjord exited with %s on SIGTERM:\n%s" % (rc, old.stderr()[-3000:])
+        settings = dict(old.settings)
+        new = broker_process.Broker(FJORD, settings=settings, data_dir=old.data_dir)
+        cls._retired = getattr(cls, "_retired", []) + [old]  # owns the data dir
+        new.start()
+        cls.broker = new
+        return new
+
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.broker.port
+
+    def setUp(self):
+        self.assertTrue(self.broker.alive(), "broker died:\n" + self.broker.stderr()[-3000:])
+
+    def tearDown(self):
+        self.assertTrue(self.broker.alive(), "broker died during the test:\n" +
+                        self.broker.stderr()[-3000:])
