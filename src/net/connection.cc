@@ -149,41 +149,51 @@ void Connection::Dispatch(std::vector<uint8_t> frame) {
 void Connection::Complete(uint64_t seq, Reply reply) {
   if (closed_ || seq < front_seq_) return;
   Slot& slot = slots_[seq - front_seq_];
-  bool was_paused = Paused();
   slot.done = true;
   slot.reply = std::move(reply);
-  --inflight_requests_;
-  inflight_bytes_ -= slot.bytes;
   WritePump();
+}
+
+void Connection::Retire(size_t request_bytes) {
+  --inflight_requests_;
+  inflight_bytes_ -= request_bytes;
+  registry_.AddPending(-1);
+}
+
+void Connection::WritePump() {
+  const bool was_paused = Paused();
+  WriteReplies();
   if (!closed_ && was_paused && !Paused()) {
     ProcessBuffer();
     StartRead();
   }
 }
 
-void Connection::WritePump() {
+void Connection::WriteReplies() {
   while (!closed_ && !waiting_write_) {
     if (!current_) {
       if (slots_.empty() || !slots_.front().done) return;
       Reply reply = std::move(slots_.front().reply);
+      const size_t request_bytes = slots_.front().bytes;
       slots_.pop_front();
       ++front_seq_;
       if (reply.kind == Reply::Kind::kNoResponse) {
-        registry_.AddPending(-1);
+        Retire(request_bytes);
         continue;
       }
       if (reply.kind == Reply::Kind::kClose) {
-        registry_.AddPending(-1);
+        Retire(request_bytes);
         Close(reply.close_reason, true);
         return;
       }
       current_ = std::move(reply.out);
+      current_request_bytes_ = request_bytes;
       piece_ = 0;
       piece_done_ = 0;
     }
     if (!WriteCurrent()) return;
     current_.reset();
-    registry_.AddPending(-1);
+    Retire(current_request_bytes_);
     Touch();
   }
 }

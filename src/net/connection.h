@@ -47,7 +47,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch(std::vector<uint8_t> frame);
   void Complete(uint64_t seq, Reply reply);
   bool Paused() const;
+  // Writes finished replies in request order, then resumes reading if that freed room.
   void WritePump();
+  void WriteReplies();
+  void Retire(size_t request_bytes);
   // Writes as much of the current response as the socket takes. Returns false when the
   // socket would block (a wait is armed) or failed (the connection is closed).
   bool WriteCurrent();
@@ -74,11 +77,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::deque<Slot> slots_;
   uint64_t front_seq_ = 0;  // sequence number of slots_.front()
+  // Requests read but not yet fully answered (their reply still unwritten): reading
+  // pauses at the limits, so a client that does not read its replies is not buffered for.
   size_t inflight_requests_ = 0;
   size_t inflight_bytes_ = 0;
 
   // The response being written: its pieces and how far we are.
   std::optional<Outbound> current_;
+  size_t current_request_bytes_ = 0;
   size_t piece_ = 0;         // index into the piece list (bytes runs and slices, alternating)
   uint64_t piece_done_ = 0;  // bytes of that piece already written
   bool waiting_write_ = false;
