@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFJORD_BUILD_TESTS=ON \
+  -DFJORD_BUILD_BENCH=ON >/dev/null
 ninja -C build/release $(ninja -C build/release -t targets all | grep -o '^[a-z_]*_bench:' | tr -d : | sort -u)
 for b in build/release/bench/*_bench; do
   echo "=== $b"

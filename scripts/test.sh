@@ -19,7 +19,8 @@ step "format check (clang-format)"
 bash scripts/check-format.sh
 
 step "Release build"
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFJORD_BUILD_TESTS=ON \
+  -DFJORD_BUILD_BENCH=ON >/dev/null
 time ninja -C build/release -j"$jobs"
 
 step "Release tests"
