@@ -80,7 +80,7 @@ void Connection::OnRead(const boost::system::error_code& ec, size_t n) {
     big_filled_ += n;
     if (big_filled_ == big_frame_.size()) {
       in_big_frame_ = false;
-      std::vector<uint8_t> frame = std::move(big_frame_);
+      ByteBuffer frame = std::move(big_frame_);
       big_frame_ = {};
       big_filled_ = 0;
       Dispatch(std::move(frame));
@@ -107,7 +107,7 @@ void Connection::ProcessBuffer() {
     size_t have = read_len_ - pos - 4;
     if (have >= static_cast<size_t>(size)) {
       const uint8_t* p = read_buf_.data() + pos + 4;
-      std::vector<uint8_t> frame(p, p + size);
+      ByteBuffer frame(p, p + size);
       pos += 4 + static_cast<size_t>(size);
       Dispatch(std::move(frame));
       continue;
@@ -129,7 +129,7 @@ void Connection::ProcessBuffer() {
   }
 }
 
-void Connection::Dispatch(std::vector<uint8_t> frame) {
+void Connection::Dispatch(ByteBuffer frame) {
   uint64_t seq = front_seq_ + slots_.size();
   size_t bytes = frame.size();
   slots_.push_back(Slot{false, {}, bytes});

@@ -44,7 +44,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRead(const boost::system::error_code& ec, size_t n);
   // Dispatches every complete frame in the read buffer while under the in-flight limits.
   void ProcessBuffer();
-  void Dispatch(std::vector<uint8_t> frame);
+  void Dispatch(ByteBuffer frame);
   void Complete(uint64_t seq, Reply reply);
   bool Paused() const;
   // Writes finished replies in request order, then resumes reading if that freed room.
@@ -68,7 +68,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // and is read into it directly.
   std::vector<uint8_t> read_buf_;
   size_t read_len_ = 0;
-  std::vector<uint8_t> big_frame_;
+  ByteBuffer big_frame_;
   size_t big_filled_ = 0;
   bool in_big_frame_ = false;
   bool reading_ = false;

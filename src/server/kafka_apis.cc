@@ -14,11 +14,11 @@ KafkaApis::KafkaApis(BrokerServices services)
 
 KafkaApis::~KafkaApis() = default;
 
-void KafkaApis::Handle(const net::RequestContext& ctx, std::vector<uint8_t> frame,
+void KafkaApis::Handle(const net::RequestContext& ctx, ByteBuffer frame,
                        std::function<void(net::Reply)> done) {
   auto r = std::make_shared<Request>();
   r->conn = ctx;
-  r->frame = std::make_shared<std::vector<uint8_t>>(std::move(frame));
+  r->frame = std::make_shared<ByteBuffer>(std::move(frame));
   protocol::RequestFrame rf;
   absl::Status s = protocol::ParseRequestFrame(*r->frame, &rf);
   if (!s.ok()) {

@@ -28,7 +28,7 @@ struct Request {
   std::optional<std::string> client_id;
   // The frame; decoded messages may point into it (records), so it lives as long as the
   // request.
-  std::shared_ptr<std::vector<uint8_t>> frame;
+  std::shared_ptr<ByteBuffer> frame;
   std::span<const uint8_t> body;
   std::function<void(net::Reply)> done;
 };

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "fjord/base/byte_buffer.h"
 #include "fjord/net/event_loops.h"
 
 namespace fjord::net {
@@ -84,7 +85,7 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // `frame` is one request without its size prefix. `done` must be called exactly once,
   // from any thread.
-  virtual void Handle(const RequestContext& ctx, std::vector<uint8_t> frame,
+  virtual void Handle(const RequestContext& ctx, ByteBuffer frame,
                       std::function<void(Reply)> done) = 0;
 };
 

@@ -44,7 +44,7 @@ class KafkaApis : public net::RequestHandler {
  public:
   explicit KafkaApis(BrokerServices services);
   ~KafkaApis() override;
-  void Handle(const net::RequestContext& ctx, std::vector<uint8_t> frame,
+  void Handle(const net::RequestContext& ctx, ByteBuffer frame,
               std::function<void(net::Reply)> done) override;
 
  private:
