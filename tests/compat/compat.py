@@ -13,8 +13,14 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(_HERE, "..", "integration"))
 
 import broker_process  # noqa: E402
+import common  # noqa: E402
 
-FJORD = None
+# Argument parsing (--fjord) and the unittest run are the integration tests' own.
+main = common.main
+
+
+def fjord_binary():
+    return common.fjord_binary()
 
 
 def scale():
@@ -26,25 +32,6 @@ def scaled(n, minimum=100):
     return max(minimum, int(n * scale()))
 
 
-def main():
-    global FJORD
-    argv = [sys.argv[0]]
-    args = iter(sys.argv[1:])
-    for a in args:
-        if a == "--fjord":
-            FJORD = next(args, None)
-        elif a.startswith("--fjord="):
-            FJORD = a.split("=", 1)[1]
-        else:
-            argv.append(a)
-    FJORD = os.path.abspath(FJORD or os.environ.get(
-        "FJORD_BINARY", os.path.join(_HERE, "..", "..", "build", "release", "src", "app", "fjord")))
-    if not os.access(FJORD, os.X_OK):
-        sys.stderr.write("fjord binary not found: %s\n" % FJORD)
-        sys.exit(2)
-    unittest.main(argv=argv, verbosity=2)
-
-
 class BrokerCase(unittest.TestCase):
     """One broker per test class; settings from BROKER_SETTINGS."""
 
@@ -53,7 +40,7 @@ class BrokerCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = broker_process.Broker(FJORD, settings=dict(cls.BROKER_SETTINGS))
+        cls.broker = broker_process.Broker(fjord_binary(), settings=dict(cls.BROKER_SETTINGS))
         try:
             cls.broker.start()
         except Exception:
@@ -78,7 +65,7 @@ class BrokerCase(unittest.TestCase):
             rc = old.stop()
             assert rc == 0, "fjord exited with %s on SIGTERM:\n%s" % (rc, old.stderr()[-3000:])
         settings = dict(old.settings)
-        new = broker_process.Broker(FJORD, settings=settings, data_dir=old.data_dir)
+        new = broker_process.Broker(fjord_binary(), settings=settings, data_dir=old.data_dir)
         cls._retired = getattr(cls, "_retired", []) + [old]  # owns the data dir
         new.start()
         cls.broker = new
