@@ -9,35 +9,15 @@ Fjord / mock (for latency: mock p99 / Fjord p99, so > 1 is better for Fjord too)
 
 import argparse
 import os
-import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
-LISTENING = re.compile(r"listening on PLAINTEXT://[0-9.]+:(\d+)")
-
-
-def start_fjord(fjord, workdir):
-    out = open(os.path.join(workdir, "stdout"), "wb")
-    err = open(os.path.join(workdir, "stderr"), "wb")
-    proc = subprocess.Popen([fjord, "--set", "listeners=PLAINTEXT://127.0.0.1:0",
-                             "--set", "log.dirs=" + os.path.join(workdir, "data"),
-                             "--set", "logging.level=warn"],
-                            stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with open(os.path.join(workdir, "stdout")) as f:
-            m = LISTENING.search(f.read())
-        if m:
-            return proc, int(m.group(1))
-        if proc.poll() is not None:
-            sys.exit("fjord exited early with %s" % proc.returncode)
-        time.sleep(0.05)
-    proc.kill()
-    sys.exit("fjord did not start")
+# The broker fixture of the integration tests starts fjord on an ephemeral loopback port
+# with a temporary data dir, and stops only the process it started.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "tests", "integration"))
+import broker_process  # noqa: E402
 
 
 def run(load, target, args, timeout=600):
@@ -83,9 +63,8 @@ def main():
                                                   "--rate", 20000, "--produce-only"] + common,
          "produce", "p99_ms", False),
     ]
-    workdir = tempfile.mkdtemp(prefix="fjord-load-")
-    proc, port = start_fjord(a.fjord, workdir)
-    fjord_target = ["--brokers", "127.0.0.1:%d" % port]
+    broker = broker_process.Broker(os.path.abspath(a.fjord), settings={"logging.level": "warn"}).start()
+    fjord_target = ["--brokers", "127.0.0.1:%d" % broker.port]
     rows = []
     try:
         for name, args, phase, metric, higher in scenarios:
@@ -101,12 +80,8 @@ def main():
                   (name, metric, med["fjord"], med["mock"], extra["fjord"], extra["mock"], ratio),
                   flush=True)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        broker.stop()
+        broker.cleanup()
     print("\nratio = Fjord / mock for throughput, mock p99 / Fjord p99 for latency "
           "(medians of %d runs; > 1.0 means Fjord is better)" % a.reps)
 

@@ -20,13 +20,26 @@ namespace {
 using controller::IsInternalTopic;
 using controller::ValidateTopicName;
 
-// This listener's endpoint of a broker, if it has one.
-const metadata::BrokerEndpoint* EndpointFor(const metadata::BrokerImage& broker,
-                                            const std::string& listener) {
-  for (const auto& e : broker.endpoints) {
-    if (e.listener == listener) return &e;
+struct ServedBroker {
+  const metadata::BrokerImage* broker;
+  const metadata::BrokerEndpoint* endpoint;
+};
+
+// The brokers a client on `listener` is told about: unfenced ones with an endpoint on
+// that listener (Metadata and DescribeCluster list the same set).
+std::vector<ServedBroker> BrokersOn(const metadata::MetadataImage& image,
+                                    const std::string& listener) {
+  std::vector<ServedBroker> out;
+  for (const auto& [id, broker] : image.brokers()) {
+    if (broker.fenced) continue;
+    for (const auto& e : broker.endpoints) {
+      if (e.listener == listener) {
+        out.push_back({&broker, &e});
+        break;
+      }
+    }
   }
-  return nullptr;
+  return out;
 }
 
 protocol::MetadataResponse::MetadataResponseTopic DescribeTopic(const metadata::TopicImage& t) {
@@ -50,15 +63,12 @@ protocol::MetadataResponse::MetadataResponseTopic DescribeTopic(const metadata::
 void RespondMetadata(Broker& b, const RequestPtr& r, const protocol::MetadataRequest& req) {
   auto image = b.image();
   protocol::MetadataResponse resp;
-  for (const auto& [id, broker] : image->brokers()) {
-    if (broker.fenced) continue;
-    const metadata::BrokerEndpoint* e = EndpointFor(broker, r->conn.listener);
-    if (e == nullptr) continue;
+  for (const ServedBroker& sb : BrokersOn(*image, r->conn.listener)) {
     protocol::MetadataResponse::MetadataResponseBroker mb;
-    mb.node_id = broker.id;
-    mb.host = e->host;
-    mb.port = e->port;
-    mb.rack = broker.rack;
+    mb.node_id = sb.broker->id;
+    mb.host = sb.endpoint->host;
+    mb.port = sb.endpoint->port;
+    mb.rack = sb.broker->rack;
     resp.brokers.push_back(std::move(mb));
   }
   resp.cluster_id = b.s.cluster_id;
@@ -142,15 +152,12 @@ void HandleDescribeCluster(Broker& b, RequestPtr r) {
   auto image = b.image();
   resp.cluster_id = b.s.cluster_id;
   resp.controller_id = b.s.node_id;
-  for (const auto& [id, broker] : image->brokers()) {
-    if (broker.fenced) continue;
-    const metadata::BrokerEndpoint* e = EndpointFor(broker, r->conn.listener);
-    if (e == nullptr) continue;
+  for (const ServedBroker& sb : BrokersOn(*image, r->conn.listener)) {
     protocol::DescribeClusterResponse::DescribeClusterBroker db;
-    db.broker_id = broker.id;
-    db.host = e->host;
-    db.port = e->port;
-    db.rack = broker.rack;
+    db.broker_id = sb.broker->id;
+    db.host = sb.endpoint->host;
+    db.port = sb.endpoint->port;
+    db.rack = sb.broker->rack;
     resp.brokers.push_back(std::move(db));
   }
   Respond(*r, resp);

@@ -7,7 +7,6 @@ the broker fixture of the integration tests (tests/integration/broker_process.py
 
 import os
 import sys
-import unittest
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(_HERE, "..", "integration"))
@@ -32,26 +31,13 @@ def scaled(n, minimum=100):
     return max(minimum, int(n * scale()))
 
 
-class BrokerCase(unittest.TestCase):
-    """One broker per test class; settings from BROKER_SETTINGS."""
-
-    BROKER_SETTINGS = {}
-    broker = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = broker_process.Broker(fjord_binary(), settings=dict(cls.BROKER_SETTINGS))
-        try:
-            cls.broker.start()
-        except Exception:
-            cls.broker.cleanup()
-            raise
+class BrokerCase(common.BrokerTestCase):
+    """One broker per test class (settings from BROKER_SETTINGS), which a test may restart
+    on the same data."""
 
     @classmethod
     def tearDownClass(cls):
-        if cls.broker is not None:
-            cls.broker.stop()
-            cls.broker.cleanup()
+        super().tearDownClass()
         for old in getattr(cls, "_retired", []):
             old.cleanup()
 
@@ -73,9 +59,6 @@ class BrokerCase(unittest.TestCase):
 
     def bootstrap(self):
         return "127.0.0.1:%d" % self.broker.port
-
-    def setUp(self):
-        self.assertTrue(self.broker.alive(), "broker died:\n" + self.broker.stderr()[-3000:])
 
     def tearDown(self):
         self.assertTrue(self.broker.alive(), "broker died during the test:\n" +
