@@ -284,7 +284,9 @@ const ConfigDef kBroker[] = {
     {"num.replica.fetchers", T::kInt, "1", kNull, kNull, kAny, "fetcher threads per source broker",
      false, false, ""},
     {"fetch.max.bytes", T::kInt, "57671680", 1024, kNull, kAny,
-     "bytes a Fetch response returns in total", false, false, ""},
+     "bytes a consumer's Fetch response returns in total", false, false, ""},
+    {"max.incremental.fetch.session.cache.slots", T::kInt, "1000", 0, kNull, kAny,
+     "incremental fetch sessions (KIP-227) the broker keeps", true, false, ""},
     // Consumer groups.
     {"group.initial.rebalance.delay.ms", T::kInt, "3000", kNull, kNull, kAny,
      "wait for more members before the first rebalance of a new group", true, false, ""},

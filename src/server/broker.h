@@ -9,13 +9,14 @@
 #include "fjord/cluster/replica_manager.h"
 #include "fjord/controller/quorum_controller.h"
 #include "fjord/metadata/metadata_image.h"
+#include "fjord/server/fetch_session.h"
 #include "request.h"
 
 namespace fjord::server {
 
 class Broker {
  public:
-  explicit Broker(BrokerServices services) : s(std::move(services)) {}
+  explicit Broker(BrokerServices services);
 
   std::shared_ptr<const metadata::MetadataImage> image() const { return s.controller->image(); }
 
@@ -27,6 +28,7 @@ class Broker {
                         std::function<void()> done);
 
   BrokerServices s;
+  std::unique_ptr<FetchSessionCache> fetch_sessions;
 };
 
 // What this broker serves (api_table.cc): the advertised and served version ranges.

@@ -3,15 +3,18 @@
 // min_bytes are available the request waits — without polling — until an append to one
 // of its partitions or max_wait_ms, whichever comes first (Kafka's DelayedFetch).
 //
-// Fetch sessions (KIP-227) are not kept: every response carries session id 0, which
-// tells clients to keep sending full fetch requests (a broker may always do this).
+// Fetch sessions (KIP-227, fetch_session.h) decide which partitions a request reads and
+// which of them its response carries.
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "broker.h"
+#include "fjord/config/broker_config.h"
 #include "fjord/protocol/messages/fetch_request.h"
 #include "fjord/protocol/messages/fetch_response.h"
+#include "fjord/server/fetch_session.h"
 
 namespace fjord::server {
 
@@ -20,8 +23,7 @@ using protocol::ErrorCode;
 namespace {
 
 struct FetchItem {
-  size_t topic;
-  size_t partition;
+  size_t slot;  // index into the context's partitions
   Offset fetch_offset;
   int32_t partition_max_bytes;
   int32_t current_leader_epoch;
@@ -39,12 +41,17 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   void OnRead(uint64_t generation);
   void Wait(uint64_t generation);
   void Finish();
+  void BuildResponse();
   uint64_t TrimToBudget();
 
   Broker& b_;
   RequestPtr r_;
   protocol::FetchRequest req_;
   protocol::FetchResponse resp_;
+  FetchContext ctx_;
+  uint64_t max_bytes_ = 0;
+  // One per ctx_.partitions(); the response carries those the context includes.
+  std::vector<protocol::FetchResponse::PartitionData> pds_;
   std::vector<FetchItem> items_;
   std::vector<storage::TopicPartition> tps_;
   std::vector<cluster::PartitionRead> reads_;
@@ -56,51 +63,75 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   std::shared_ptr<net::Timer> timer_;
 };
 
+SessionKey KeyOf(int16_t version, const std::string& topic, const protocol::Uuid& topic_id,
+                 PartitionId partition) {
+  if (version >= 13) return SessionKey{topic_id, {}, partition.value};
+  return SessionKey{{}, topic, partition.value};
+}
+
 bool FetchOperation::Prepare() {
   if (!DecodeBody(*r_, &req_)) return false;
   const int16_t v = r_->version;
   read_committed_ = req_.isolation_level == 1;
   deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(req_.max_wait_ms);
-  if (req_.session_id != 0) {
-    // No sessions are ever created here, so any session id is unknown (KIP-227).
-    resp_.error_code = Code(ErrorCode::kFetchSessionIdNotFound);
+  const bool from_follower = req_.replica_id.value >= 0 || req_.replica_state.replica_id.value >= 0;
+  // Consumers get at most the broker's fetch.max.bytes per response (KIP-541).
+  max_bytes_ = static_cast<uint64_t>(std::max(req_.max_bytes, 0));
+  if (!from_follower) {
+    max_bytes_ = std::min<uint64_t>(
+        max_bytes_, static_cast<uint64_t>(b_.s.config->GetInt("fetch.max.bytes")));
+  }
+
+  std::vector<std::pair<SessionKey, PartitionFetch>> wanted;
+  for (const auto& ft : req_.topics) {
+    for (const auto& fp : ft.partitions) {
+      wanted.emplace_back(KeyOf(v, ft.topic, ft.topic_id, fp.partition),
+                          PartitionFetch{fp.fetch_offset, fp.partition_max_bytes,
+                                         fp.current_leader_epoch.value,
+                                         fp.last_fetched_epoch.value, fp.log_start_offset});
+    }
+  }
+  std::vector<SessionKey> forget;
+  for (const auto& ft : req_.forgotten_topics_data) {
+    for (PartitionId p : ft.partitions) forget.push_back(KeyOf(v, ft.topic, ft.topic_id, p));
+  }
+  ctx_ = b_.fetch_sessions->NewContext(FetchMetadata{req_.session_id, req_.session_epoch}, v >= 13,
+                                       from_follower, std::move(wanted), forget);
+  if (ctx_.kind() == FetchContext::Kind::kError) {
+    resp_.error_code = Code(ctx_.error());
     Respond(*r_, resp_);
     return false;
   }
-  const bool from_follower = req_.replica_id.value >= 0 || req_.replica_state.replica_id.value >= 0;
+
   auto image = b_.image();
-  for (const auto& ft : req_.topics) {
-    protocol::FetchResponse::FetchableTopicResponse tr;
-    const metadata::TopicImage* topic = nullptr;
-    if (v >= 13) {
-      tr.topic_id = ft.topic_id;
-      topic = image->TopicById(ft.topic_id);
+  const auto& parts = ctx_.partitions();
+  pds_.resize(parts.size());
+  const metadata::TopicImage* topic = nullptr;
+  const SessionKey* topic_key = nullptr;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto& [key, fetch] = parts[i];
+    if (topic_key == nullptr || key.topic_id != topic_key->topic_id ||
+        key.topic != topic_key->topic) {
+      topic = v >= 13 ? image->TopicById(key.topic_id) : image->TopicByName(key.topic);
+      topic_key = &key;
+    }
+    protocol::FetchResponse::PartitionData& pd = pds_[i];
+    pd.partition_index = PartitionId(key.partition);
+    pd.high_watermark = Offset(-1);
+    if (!read_committed_) pd.aborted_transactions = std::nullopt;
+    if (topic == nullptr) {
+      pd.error_code =
+          Code(v >= 13 ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
+    } else if (key.partition < 0 || static_cast<size_t>(key.partition) >= topic->partitions.size()) {
+      pd.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
+    } else if (from_follower) {
+      // Every partition has this node as its only replica: there are no followers.
+      pd.error_code = Code(ErrorCode::kNotLeaderOrFollower);
     } else {
-      tr.topic = ft.topic;
-      topic = image->TopicByName(ft.topic);
+      items_.push_back(
+          FetchItem{i, fetch.fetch_offset, fetch.max_bytes, fetch.current_leader_epoch});
+      tps_.push_back(storage::TopicPartition{topic->name, PartitionId(key.partition)});
     }
-    for (const auto& fp : ft.partitions) {
-      protocol::FetchResponse::PartitionData pd;
-      pd.partition_index = fp.partition;
-      pd.high_watermark = Offset(-1);
-      if (!read_committed_) pd.aborted_transactions = std::nullopt;
-      if (topic == nullptr) {
-        pd.error_code =
-            Code(v >= 13 ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
-      } else if (fp.partition.value < 0 ||
-                 static_cast<size_t>(fp.partition.value) >= topic->partitions.size()) {
-        pd.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
-      } else if (from_follower) {
-        // Every partition has this node as its only replica: there are no followers.
-        pd.error_code = Code(ErrorCode::kNotLeaderOrFollower);
-      } else {
-        items_.push_back(FetchItem{resp_.responses.size(), tr.partitions.size(), fp.fetch_offset,
-                                   fp.partition_max_bytes, fp.current_leader_epoch.value});
-        tps_.push_back(storage::TopicPartition{topic->name, fp.partition});
-      }
-      tr.partitions.push_back(std::move(pd));
-    }
-    resp_.responses.push_back(std::move(tr));
   }
   reads_.resize(items_.size());
   high_watermarks_.resize(items_.size(), Offset(-1));
@@ -135,7 +166,7 @@ void FetchOperation::Read() {
 // data is returned whole even when larger (KIP-74), later ones only as far as whole
 // batches fit.
 uint64_t FetchOperation::TrimToBudget() {
-  uint64_t remaining = req_.max_bytes > 0 ? static_cast<uint64_t>(req_.max_bytes) : 0;
+  uint64_t remaining = max_bytes_;
   uint64_t total = 0;
   bool any = false;
   for (cluster::PartitionRead& read : reads_) {
@@ -214,9 +245,8 @@ void FetchOperation::Finish() {
   uint64_t spliced = 0;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> copies;
   for (size_t i = 0; i < items_.size(); ++i) {
-    const FetchItem& item = items_[i];
     cluster::PartitionRead& read = reads_[i];
-    auto& pd = resp_.responses[item.topic].partitions[item.partition];
+    auto& pd = pds_[items_[i].slot];
     pd.error_code = Code(read.error);
     pd.high_watermark = read.high_watermark;
     pd.last_stable_offset = read.last_stable_offset;
@@ -249,7 +279,34 @@ void FetchOperation::Finish() {
     spliced += read.data.bytes;
     splices.push_back(std::move(slices));
   }
+  BuildResponse();
   Respond(*r_, resp_, spliced, &splices);
+}
+
+// The partitions the session context includes, grouped by topic as they come.
+void FetchOperation::BuildResponse() {
+  std::vector<PartitionOutcome> outcomes(pds_.size());
+  for (size_t i = 0; i < pds_.size(); ++i) {
+    const auto& pd = pds_[i];
+    const auto& records = pd.records;
+    outcomes[i] = PartitionOutcome{records.splice >= 0 || !records.bytes.empty(),
+                                   pd.error_code != 0, pd.high_watermark, pd.log_start_offset};
+  }
+  std::vector<size_t> include;
+  resp_.session_id = ctx_.Complete(outcomes, &include);
+  const SessionKey* topic_key = nullptr;
+  for (size_t i : include) {
+    const SessionKey& key = ctx_.partitions()[i].first;
+    if (topic_key == nullptr || key.topic_id != topic_key->topic_id ||
+        key.topic != topic_key->topic) {
+      protocol::FetchResponse::FetchableTopicResponse tr;
+      tr.topic = key.topic;
+      tr.topic_id = key.topic_id;
+      resp_.responses.push_back(std::move(tr));
+      topic_key = &key;
+    }
+    resp_.responses.back().partitions.push_back(std::move(pds_[i]));
+  }
 }
 
 }  // namespace

@@ -5,9 +5,16 @@
 #include "absl/strings/str_cat.h"
 #include "broker.h"
 #include "fjord/base/strings.h"
+#include "fjord/config/broker_config.h"
 #include "fjord/protocol/request_frame.h"
 
 namespace fjord::server {
+
+Broker::Broker(BrokerServices services)
+    : s(std::move(services)),
+      fetch_sessions(std::make_unique<FetchSessionCache>(
+          static_cast<size_t>(s.config->GetInt("max.incremental.fetch.session.cache.slots")),
+          *s.clock)) {}
 
 KafkaApis::KafkaApis(BrokerServices services)
     : broker_(std::make_unique<Broker>(std::move(services))) {}

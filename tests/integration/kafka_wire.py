@@ -33,6 +33,8 @@ MESSAGE_TOO_LARGE = 10
 INVALID_REQUIRED_ACKS = 21
 INVALID_TIMESTAMP = 32
 UNSUPPORTED_VERSION = 35
+FETCH_SESSION_ID_NOT_FOUND = 70
+INVALID_FETCH_SESSION_EPOCH = 71
 
 CLIENT_ID = "fjord-integration"
 
@@ -350,6 +352,28 @@ def fetch_request(correlation_id, topic, partition, offset, max_wait_ms=0, min_b
     return request(FETCH, 4, correlation_id, body)
 
 
+def fetch_session_request(correlation_id, session_id, epoch, partitions, forgotten=(),
+                          max_wait_ms=0, min_bytes=0, max_bytes=1 << 20):
+    """Fetch v7 (KIP-227). partitions: [(topic, partition, offset)]; forgotten: [(topic,
+    partition)]. Partitions of one topic must be adjacent."""
+    def group(items):
+        out = []
+        for item in items:
+            if out and out[-1][0] == item[0]:
+                out[-1][1].append(item[1:])
+            else:
+                out.append((item[0], [item[1:]]))
+        return out
+
+    topics = array(group(partitions), lambda t: string(t[0]) + array(
+        t[1], lambda p: i32(p[0]) + i64(p[1]) + i64(-1) + i32(max_bytes)))
+    forget = array(group(forgotten), lambda t: string(t[0]) + array(
+        t[1], lambda p: i32(p[0])))
+    body = (i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(0) +
+            i32(session_id) + i32(epoch) + topics + forget)
+    return request(FETCH, 7, correlation_id, body)
+
+
 def list_offsets_request(correlation_id, topic, partition, timestamp):
     body = i32(-1) + array([0], lambda _: string(topic) + array(
         [0], lambda _: i32(partition) + i64(timestamp)))
@@ -449,6 +473,26 @@ def parse_fetch_v4(body):
     for name, parts in r.array(lambda rr: (rr.string(), rr.array(partition))):
         for p in parts:
             out[(name, p["partition"])] = p
+    return out
+
+
+def parse_fetch_v7(body):
+    """{"error", "session_id", "partitions": {(topic, partition): {...}}, "order": [...]}"""
+    r = Reader(body)
+    r.i32()  # throttle
+    out = {"error": r.i16(), "session_id": r.i32(), "partitions": {}, "order": []}
+
+    def partition(rr):
+        p = {"partition": rr.i32(), "error": rr.i16(), "high_watermark": rr.i64(),
+             "last_stable_offset": rr.i64(), "log_start_offset": rr.i64()}
+        rr.array(lambda x: (x.i64(), x.i64()))
+        p["records"] = rr.bytes_()
+        return p
+
+    for name, parts in r.array(lambda rr: (rr.string(), rr.array(partition))) or []:
+        for p in parts:
+            out["partitions"][(name, p["partition"])] = p
+            out["order"].append((name, p["partition"]))
     return out
 
 
