@@ -78,17 +78,17 @@ bool FetchOperation::Prepare() {
   // Consumers get at most the broker's fetch.max.bytes per response (KIP-541).
   max_bytes_ = static_cast<uint64_t>(std::max(req_.max_bytes, 0));
   if (!from_follower) {
-    max_bytes_ = std::min<uint64_t>(
-        max_bytes_, static_cast<uint64_t>(b_.s.config->GetInt("fetch.max.bytes")));
+    max_bytes_ = std::min<uint64_t>(max_bytes_,
+                                    static_cast<uint64_t>(b_.s.config->GetInt("fetch.max.bytes")));
   }
 
   std::vector<std::pair<SessionKey, PartitionFetch>> wanted;
   for (const auto& ft : req_.topics) {
     for (const auto& fp : ft.partitions) {
-      wanted.emplace_back(KeyOf(v, ft.topic, ft.topic_id, fp.partition),
-                          PartitionFetch{fp.fetch_offset, fp.partition_max_bytes,
-                                         fp.current_leader_epoch.value,
-                                         fp.last_fetched_epoch.value, fp.log_start_offset});
+      wanted.emplace_back(
+          KeyOf(v, ft.topic, ft.topic_id, fp.partition),
+          PartitionFetch{fp.fetch_offset, fp.partition_max_bytes, fp.current_leader_epoch.value,
+                         fp.last_fetched_epoch.value, fp.log_start_offset});
     }
   }
   std::vector<SessionKey> forget;
@@ -122,7 +122,8 @@ bool FetchOperation::Prepare() {
     if (topic == nullptr) {
       pd.error_code =
           Code(v >= 13 ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
-    } else if (key.partition < 0 || static_cast<size_t>(key.partition) >= topic->partitions.size()) {
+    } else if (key.partition < 0 ||
+               static_cast<size_t>(key.partition) >= topic->partitions.size()) {
       pd.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
     } else if (from_follower) {
       // Every partition has this node as its only replica: there are no followers.
