@@ -18,7 +18,10 @@ class FetchSession {
   };
 
   FetchSession(int32_t id, bool privileged, bool uses_topic_ids, int64_t now)
-      : id(id), privileged(privileged), uses_topic_ids(uses_topic_ids), created_ms(now),
+      : id(id),
+        privileged(privileged),
+        uses_topic_ids(uses_topic_ids),
+        created_ms(now),
         last_used_ms(now) {}
 
   void Upsert(const SessionKey& key, const PartitionFetch& request) {
@@ -104,9 +107,9 @@ size_t FetchSessionCache::partitions() const {
   return partitions_;
 }
 
-FetchContext FetchSessionCache::NewContext(
-    FetchMetadata md, bool uses_topic_ids, bool privileged,
-    std::vector<std::pair<SessionKey, PartitionFetch>> fetch, std::span<const SessionKey> forget) {
+FetchContext FetchSessionCache::NewContext(FetchMetadata md, bool uses_topic_ids, bool privileged,
+                                           std::vector<std::pair<SessionKey, PartitionFetch>> fetch,
+                                           std::span<const SessionKey> forget) {
   FetchContext ctx;
   ctx.cache_ = this;
   ctx.privileged_ = privileged;

@@ -24,8 +24,8 @@ std::vector<PartitionOutcome> Quiet(size_t n, int64_t hw) {
 // Opens a session with a full fetch of `n` partitions of `topic`; returns its id.
 int32_t Open(FetchSessionCache& cache, const std::string& topic, int32_t n,
              bool privileged = false) {
-  FetchContext ctx = cache.NewContext({0, FetchMetadata::kInitialEpoch}, false, privileged,
-                                      Parts(topic, n), {});
+  FetchContext ctx =
+      cache.NewContext({0, FetchMetadata::kInitialEpoch}, false, privileged, Parts(topic, n), {});
   EXPECT_EQ(ctx.kind(), Kind::kFull);
   std::vector<size_t> include;
   return ctx.Complete(Quiet(n, 0), &include);
@@ -39,8 +39,8 @@ FetchContext Incremental(FetchSessionCache& cache, int32_t id, int32_t epoch, Wa
 TEST(FetchSessionTest, FinalEpochIsSessionlessAndAnswersEverything) {
   ManualClock clock;
   FetchSessionCache cache(10, clock);
-  FetchContext ctx = cache.NewContext({0, FetchMetadata::kFinalEpoch}, false, false,
-                                      Parts("t", 3), {});
+  FetchContext ctx =
+      cache.NewContext({0, FetchMetadata::kFinalEpoch}, false, false, Parts("t", 3), {});
   EXPECT_EQ(ctx.kind(), Kind::kSessionless);
   std::vector<size_t> include;
   EXPECT_EQ(ctx.Complete(Quiet(3, 5), &include), 0);
