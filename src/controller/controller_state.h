@@ -75,6 +75,10 @@ protocol::CreatePartitionsResponse RunCreatePartitions(
     ControllerState& s, const protocol::CreatePartitionsRequest& request, const Failure* cancelled);
 std::vector<std::pair<std::string, protocol::ErrorCode>> RunAutoCreateTopics(
     ControllerState& s, const std::vector<std::string>& names, const Failure* cancelled);
+protocol::ErrorCode RunCreateInternalTopic(ControllerState& s, const std::string& name,
+                                           int32_t partitions, int16_t replication_factor,
+                                           const std::map<std::string, std::string>& configs,
+                                           const Failure* cancelled);
 protocol::AlterConfigsResponse RunAlterConfigs(ControllerState& s,
                                                const protocol::AlterConfigsRequest& request,
                                                const Failure* cancelled);

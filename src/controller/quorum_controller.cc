@@ -277,6 +277,17 @@ void QuorumController::AutoCreateTopics(
   });
 }
 
+void QuorumController::CreateInternalTopic(std::string name, int32_t partitions,
+                                           int16_t replication_factor,
+                                           std::map<std::string, std::string> configs,
+                                           std::function<void(protocol::ErrorCode)> done) {
+  ControllerState& s = *state_;
+  Submit(s, [&s, name = std::move(name), partitions, replication_factor,
+             configs = std::move(configs), done = std::move(done)](const Failure* cancelled) {
+    done(RunCreateInternalTopic(s, name, partitions, replication_factor, configs, cancelled));
+  });
+}
+
 void QuorumController::AllocateProducerIds(
     int32_t count, std::function<void(absl::StatusOr<std::pair<int64_t, int64_t>>)> done) {
   ControllerState& s = *state_;

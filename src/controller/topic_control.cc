@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller_state.h"
+#include "fjord/base/logging.h"
 #include "fjord/config/broker_config.h"
 #include "fjord/config/topic_config.h"
 #include "fjord/controller/topic_names.h"
@@ -308,6 +309,38 @@ std::vector<std::pair<std::string, ErrorCode>> RunAutoCreateTopics(
     out.emplace_back(name, code);
   }
   return out;
+}
+
+ErrorCode RunCreateInternalTopic(ControllerState& s, const std::string& name, int32_t partitions,
+                                 int16_t replication_factor,
+                                 const std::map<std::string, std::string>& configs,
+                                 const Failure* cancelled) {
+  std::shared_ptr<const metadata::MetadataImage> image = s.Image();
+  if (image->TopicByName(name) != nullptr) return ErrorCode::kNone;
+  const auto brokers = static_cast<int16_t>(UnfencedBrokers(*image).size());
+  if (brokers > 0 && replication_factor > brokers) {
+    NamedLogger("controller")
+        .warn(
+            "creating internal topic {} with replication factor {}: only {} broker(s) "
+            "are registered (configured {})",
+            name, brokers, brokers, replication_factor);
+    replication_factor = brokers;
+  }
+  protocol::CreateTopicsRequest request;
+  protocol::CreateTopicsRequest::CreatableTopic t;
+  t.name = name;
+  t.num_partitions = partitions;
+  t.replication_factor = replication_factor;
+  for (const auto& [k, v] : configs) {
+    protocol::CreateTopicsRequest::CreatableTopicConfig c;
+    c.name = k;
+    c.value = v;
+    t.configs.push_back(std::move(c));
+  }
+  request.topics.push_back(std::move(t));
+  protocol::CreateTopicsResponse resp = RunCreateTopics(s, request, 7, cancelled);
+  const auto code = static_cast<ErrorCode>(resp.topics.at(0).error_code);
+  return code == ErrorCode::kTopicAlreadyExists ? ErrorCode::kNone : code;
 }
 
 protocol::DeleteTopicsResponse RunDeleteTopics(ControllerState& s,

@@ -5,8 +5,9 @@
 //   librdkafka before 2.11.1 enables gzip/snappy/lz4 only when Produce v0 is advertised
 //   (KAFKA-18659 does the same).
 // - Metadata v0 is served: kafka-python 2.0.2 probes with it.
-// - FindCoordinator is advertised (librdkafka needs v0 advertised to enable lz4 and to look
-//   up group coordinators); it answers COORDINATOR_NOT_AVAILABLE until groups exist.
+// - FindCoordinator is served from v0 (librdkafka needs v0 advertised to enable lz4).
+//   Transaction coordinators are not built yet: TRANSACTION keys get
+//   COORDINATOR_NOT_AVAILABLE.
 // Only APIs with a real handler are listed; anything else closes the connection.
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,8 @@ constexpr ServedApi kServed[] = {
     {ApiKey::kFetch, 4, 4, 17, HandleFetch},
     {ApiKey::kListOffsets, 1, 1, 10, HandleListOffsets},
     {ApiKey::kMetadata, 0, 0, 12, HandleMetadata},
+    {ApiKey::kOffsetCommit, 2, 2, 9, HandleOffsetCommit},
+    {ApiKey::kOffsetFetch, 1, 1, 9, HandleOffsetFetch},
     {ApiKey::kFindCoordinator, 0, 0, 6, HandleFindCoordinator},
     {ApiKey::kApiVersions, 0, 0, 4, HandleApiVersions},
     {ApiKey::kCreateTopics, 2, 2, 7, HandleCreateTopics},

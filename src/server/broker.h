@@ -8,6 +8,7 @@
 
 #include "fjord/cluster/replica_manager.h"
 #include "fjord/controller/quorum_controller.h"
+#include "fjord/coordinator/group_coordinator.h"
 #include "fjord/metadata/metadata_image.h"
 #include "fjord/server/fetch_session.h"
 #include "request.h"
@@ -29,7 +30,15 @@ class Broker {
 
   BrokerServices s;
   std::unique_ptr<FetchSessionCache> fetch_sessions;
+  std::unique_ptr<coordinator::GroupCoordinator> groups;
 };
+
+struct ServedBroker {
+  const metadata::BrokerImage* broker;
+  const metadata::BrokerEndpoint* endpoint;
+};
+std::vector<ServedBroker> BrokersOn(const metadata::MetadataImage& image,
+                                    const std::string& listener);
 
 // What this broker serves (api_table.cc): the advertised and served version ranges.
 struct ServedApi {
@@ -47,6 +56,8 @@ void RespondUnsupportedApiVersions(Broker& b, RequestPtr r);
 void HandleMetadata(Broker& b, RequestPtr r);
 void HandleDescribeCluster(Broker& b, RequestPtr r);
 void HandleFindCoordinator(Broker& b, RequestPtr r);
+void HandleOffsetCommit(Broker& b, RequestPtr r);
+void HandleOffsetFetch(Broker& b, RequestPtr r);
 void HandleProduce(Broker& b, RequestPtr r);
 void HandleFetch(Broker& b, RequestPtr r);
 void HandleListOffsets(Broker& b, RequestPtr r);

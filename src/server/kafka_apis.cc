@@ -14,7 +14,9 @@ Broker::Broker(BrokerServices services)
     : s(std::move(services)),
       fetch_sessions(std::make_unique<FetchSessionCache>(
           static_cast<size_t>(s.config->GetInt("max.incremental.fetch.session.cache.slots")),
-          *s.clock)) {}
+          *s.clock)),
+      groups(std::make_unique<coordinator::GroupCoordinator>(*s.loops, *s.replicas, *s.controller,
+                                                             *s.config, *s.clock)) {}
 
 KafkaApis::KafkaApis(BrokerServices services)
     : broker_(std::make_unique<Broker>(std::move(services))) {}

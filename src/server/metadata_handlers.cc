@@ -20,28 +20,6 @@ namespace {
 using controller::IsInternalTopic;
 using controller::ValidateTopicName;
 
-struct ServedBroker {
-  const metadata::BrokerImage* broker;
-  const metadata::BrokerEndpoint* endpoint;
-};
-
-// The brokers a client on `listener` is told about: unfenced ones with an endpoint on
-// that listener (Metadata and DescribeCluster list the same set).
-std::vector<ServedBroker> BrokersOn(const metadata::MetadataImage& image,
-                                    const std::string& listener) {
-  std::vector<ServedBroker> out;
-  for (const auto& [id, broker] : image.brokers()) {
-    if (broker.fenced) continue;
-    for (const auto& e : broker.endpoints) {
-      if (e.listener == listener) {
-        out.push_back({&broker, &e});
-        break;
-      }
-    }
-  }
-  return out;
-}
-
 protocol::MetadataResponse::MetadataResponseTopic DescribeTopic(const metadata::TopicImage& t) {
   protocol::MetadataResponse::MetadataResponseTopic out;
   out.name = t.name;
@@ -163,32 +141,21 @@ void HandleDescribeCluster(Broker& b, RequestPtr r) {
   Respond(*r, resp);
 }
 
-void HandleFindCoordinator(Broker& b, RequestPtr r) {
-  (void)b;
-  protocol::FindCoordinatorRequest req;
-  if (!DecodeBody(*r, &req)) return;
-  // Group and transaction coordinators are not built yet: say so with Kafka's error for
-  // "the coordinator's internal topic is not available", never a made-up coordinator.
-  const ErrorCode error = ErrorCode::kCoordinatorNotAvailable;
-  const std::string message = "group and transaction coordinators are not available yet";
-  protocol::FindCoordinatorResponse resp;
-  if (r->version < 4) {
-    resp.error_code = Code(error);
-    resp.error_message = message;
-    resp.node_id = NodeId(-1);
-    resp.port = -1;
-  } else {
-    for (const std::string& key : req.coordinator_keys) {
-      protocol::FindCoordinatorResponse::Coordinator c;
-      c.key = key;
-      c.node_id = NodeId(-1);
-      c.port = -1;
-      c.error_code = Code(error);
-      c.error_message = message;
-      resp.coordinators.push_back(std::move(c));
+// The brokers a client on `listener` is told about: unfenced ones with an endpoint on
+// that listener (Metadata, DescribeCluster and FindCoordinator use the same set).
+std::vector<ServedBroker> BrokersOn(const metadata::MetadataImage& image,
+                                    const std::string& listener) {
+  std::vector<ServedBroker> out;
+  for (const auto& [id, broker] : image.brokers()) {
+    if (broker.fenced) continue;
+    for (const auto& e : broker.endpoints) {
+      if (e.listener == listener) {
+        out.push_back({&broker, &e});
+        break;
+      }
     }
   }
-  Respond(*r, resp);
+  return out;
 }
 
 }  // namespace fjord::server

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -91,6 +92,11 @@ class QuorumController {
   void AutoCreateTopics(
       std::vector<std::string> names,
       std::function<void(std::vector<std::pair<std::string, protocol::ErrorCode>>)> done);
+  // Creates an internal topic (__consumer_offsets, __transaction_state) unless it exists.
+  // Its replication factor is capped at the registered brokers, with a warning.
+  void CreateInternalTopic(std::string name, int32_t partitions, int16_t replication_factor,
+                           std::map<std::string, std::string> configs,
+                           std::function<void(protocol::ErrorCode)> done);
   // Reserves `count` producer ids in the metadata log; returns [first, first + count).
   void AllocateProducerIds(int32_t count,
                            std::function<void(absl::StatusOr<std::pair<int64_t, int64_t>>)> done);

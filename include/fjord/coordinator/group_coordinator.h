@@ -1,0 +1,80 @@
+#pragma once
+// Where groups live and how their state is reached. A group belongs to one partition of
+// __consumer_offsets (PartitionForGroup); the node leading that partition is the group's
+// coordinator, and the group's state (a GroupShard) lives on the event loop that owns the
+// partition, so it is touched without locks like the partition itself. A shard is loaded
+// by replaying its partition the first time a request needs it, and again whenever the
+// partition's log is replaced (the topic was deleted and re-created).
+//
+// __consumer_offsets is created on first use (FindCoordinator, OffsetCommit) with
+// offsets.topic.num.partitions partitions, cleanup.policy=compact and
+// offsets.topic.segment.bytes, its replication factor capped at the live brokers.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "fjord/base/clock.h"
+#include "fjord/coordinator/group_shard.h"
+#include "fjord/protocol/error_codes.h"
+
+namespace fjord::net {
+class EventLoops;
+}
+namespace fjord::cluster {
+class ReplicaManager;
+class Partition;
+}  // namespace fjord::cluster
+namespace fjord::controller {
+class QuorumController;
+}
+namespace fjord::config {
+class BrokerConfig;
+}
+namespace fjord::metadata {
+class MetadataImage;
+}
+
+namespace fjord::coordinator {
+
+inline constexpr const char* kOffsetsTopic = "__consumer_offsets";
+
+class GroupCoordinator {
+ public:
+  GroupCoordinator(net::EventLoops& loops, cluster::ReplicaManager& replicas,
+                   controller::QuorumController& controller, const config::BrokerConfig& config,
+                   Clock& clock);
+  ~GroupCoordinator();
+
+  // Creates __consumer_offsets unless the image has it; done(kNone) once it exists. Runs
+  // done on the controller thread.
+  void EnsureOffsetsTopic(const metadata::MetadataImage& image,
+                          std::function<void(protocol::ErrorCode)> done);
+
+  // The partition of __consumer_offsets a group maps to; -1 while the topic does not exist.
+  static int32_t PartitionOf(const metadata::MetadataImage& image, std::string_view group);
+
+  // Runs fn(shard, kNone) on the loop that owns the group's partition, the shard loaded;
+  // or fn(nullptr, error): COORDINATOR_NOT_AVAILABLE while __consumer_offsets does not
+  // exist or its partition cannot be read, NOT_COORDINATOR when this node does not lead it.
+  void WithGroup(const metadata::MetadataImage& image, const std::string& group,
+                 std::function<void(GroupShard*, protocol::ErrorCode)> fn);
+
+ private:
+  struct LoadedShard;
+  // On the partition's loop.
+  GroupShard* ShardOn(size_t loop, int32_t partition, cluster::Partition& p,
+                      protocol::ErrorCode* error);
+
+  net::EventLoops& loops_;
+  cluster::ReplicaManager& replicas_;
+  controller::QuorumController& controller_;
+  const config::BrokerConfig& config_;
+  Clock& clock_;
+  // shards_[loop]: the shards of the partitions that loop owns; touched only there.
+  std::vector<absl::flat_hash_map<int32_t, std::unique_ptr<LoadedShard>>> shards_;
+};
+
+}  // namespace fjord::coordinator
