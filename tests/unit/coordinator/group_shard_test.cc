@@ -1,0 +1,135 @@
+#include "fjord/coordinator/group_shard.h"
+
+#include <gtest/gtest.h>
+
+namespace fjord::coordinator {
+namespace {
+
+using protocol::ErrorCode;
+using Item = GroupShard::CommitItem;
+
+// A shard whose appends land in `log`, so a second shard can replay them.
+struct Fixture {
+  ManualClock clock;
+  std::vector<KeyValue> log;
+  absl::Status next_append = absl::OkStatus();
+  GroupShard shard{clock, [this](const std::vector<KeyValue>& records) {
+                     if (!next_append.ok()) return next_append;
+                     log.insert(log.end(), records.begin(), records.end());
+                     return absl::OkStatus();
+                   }};
+};
+
+std::vector<Item> Items(std::vector<std::pair<int32_t, int64_t>> parts, std::string meta = "") {
+  std::vector<Item> out;
+  for (auto [p, o] : parts) {
+    Item i;
+    i.topic = "t";
+    i.partition = p;
+    i.offset.offset = Offset(o);
+    i.offset.metadata = meta;
+    out.push_back(i);
+  }
+  return out;
+}
+
+TEST(GroupShardTest, SimpleCommitCreatesTheGroupAndReplays) {
+  Fixture f;
+  auto items = Items({{0, 10}, {1, 20}});
+  f.shard.Commit("g", -1, "", false, items, 4096);
+  EXPECT_EQ(items[0].error, ErrorCode::kNone);
+  EXPECT_EQ(items[1].error, ErrorCode::kNone);
+  ASSERT_EQ(f.log.size(), 2u);
+  const GroupShard::Group* g = f.shard.Find("g");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->offsets.at({"t", 1}).offset, Offset(20));
+  EXPECT_EQ(g->offsets.at({"t", 1}).commit_ms, f.clock.NowMs());
+
+  // A later commit overwrites; a replay of the log gives the same state.
+  items = Items({{1, 25}});
+  f.shard.Commit("g", -1, "", false, items, 4096);
+  GroupShard replayed(f.clock, [](const std::vector<KeyValue>&) { return absl::OkStatus(); });
+  for (const KeyValue& kv : f.log) {
+    std::optional<std::span<const uint8_t>> value;
+    if (kv.value) value = std::span<const uint8_t>(*kv.value);
+    absl::StatusOr<GroupRecord> r = DecodeGroupRecord(kv.key, value);
+    ASSERT_TRUE(r.ok());
+    replayed.Replay(*r);
+  }
+  ASSERT_NE(replayed.Find("g"), nullptr);
+  EXPECT_EQ(replayed.Find("g")->offsets, f.shard.Find("g")->offsets);
+  EXPECT_EQ(replayed.Find("g")->offsets.at({"t", 1}).offset, Offset(25));
+}
+
+TEST(GroupShardTest, MemberCommitsToGroupsWithoutMembersAreRefused) {
+  Fixture f;
+  auto items = Items({{0, 1}});
+  f.shard.Commit("nogroup", 3, "m-1", false, items, 4096);
+  EXPECT_EQ(items[0].error, ErrorCode::kIllegalGeneration);
+  EXPECT_EQ(f.shard.Find("nogroup"), nullptr);
+
+  items = Items({{0, 1}});
+  f.shard.Commit("g", -1, "", false, items, 4096);
+  items = Items({{0, 2}});
+  f.shard.Commit("g", 1, "m-1", false, items, 4096);
+  EXPECT_EQ(items[0].error, ErrorCode::kUnknownMemberId);
+  items = Items({{0, 2}});
+  f.shard.Commit("g", -1, "", true, items, 4096);
+  EXPECT_EQ(items[0].error, ErrorCode::kUnknownMemberId);
+  EXPECT_EQ(f.shard.Find("g")->offsets.at({"t", 0}).offset, Offset(1));
+  EXPECT_EQ(f.log.size(), 1u);
+}
+
+TEST(GroupShardTest, OversizedMetadataAndPreSetErrorsSkipOnlyThosePartitions) {
+  Fixture f;
+  auto items = Items({{0, 1}, {1, 2}, {2, 3}}, "x");
+  items[1].offset.metadata = std::string(11, 'm');
+  items[2].error = ErrorCode::kUnknownTopicOrPartition;
+  f.shard.Commit("g", -1, "", false, items, 10);
+  EXPECT_EQ(items[0].error, ErrorCode::kNone);
+  EXPECT_EQ(items[1].error, ErrorCode::kOffsetMetadataTooLarge);
+  EXPECT_EQ(items[2].error, ErrorCode::kUnknownTopicOrPartition);
+  EXPECT_EQ(f.log.size(), 1u);
+  EXPECT_EQ(f.shard.Find("g")->offsets.size(), 1u);
+}
+
+TEST(GroupShardTest, FailedAppendChangesNothing) {
+  Fixture f;
+  f.next_append = absl::FailedPreconditionError("not leader");
+  auto items = Items({{0, 1}});
+  f.shard.Commit("g", -1, "", false, items, 4096);
+  EXPECT_EQ(items[0].error, ErrorCode::kNotCoordinator);
+  EXPECT_EQ(f.shard.Find("g"), nullptr);
+  f.next_append = absl::DataLossError("disk");
+  items = Items({{0, 1}});
+  f.shard.Commit("g", -1, "", false, items, 4096);
+  EXPECT_EQ(items[0].error, ErrorCode::kCoordinatorNotAvailable);
+}
+
+TEST(GroupShardTest, TombstonesDeleteOffsetsAndGroups) {
+  Fixture f;
+  CommittedOffset o;
+  o.offset = Offset(5);
+  GroupRecord commit;
+  commit.kind = GroupRecord::Kind::kOffsetCommit;
+  commit.group = "g";
+  commit.topic = "t";
+  commit.offset = o;
+  f.shard.Replay(commit);
+  GroupRecord other = commit;
+  other.partition = 1;
+  f.shard.Replay(other);
+  GroupRecord tomb = commit;
+  tomb.offset.reset();
+  f.shard.Replay(tomb);
+  ASSERT_NE(f.shard.Find("g"), nullptr);
+  EXPECT_EQ(f.shard.Find("g")->offsets.size(), 1u);
+  GroupRecord group_tomb;
+  group_tomb.kind = GroupRecord::Kind::kGroupMetadata;
+  group_tomb.group = "g";
+  f.shard.Replay(group_tomb);
+  EXPECT_EQ(f.shard.Find("g"), nullptr);
+}
+
+}  // namespace
+}  // namespace fjord::coordinator
