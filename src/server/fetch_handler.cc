@@ -63,6 +63,12 @@ class FetchOperation : public std::enable_shared_from_this<FetchOperation> {
   std::shared_ptr<net::Timer> timer_;
 };
 
+// Whether `key` names the same topic as `prev` (consecutive partitions of one topic share
+// a topic lookup and a response entry).
+bool SameTopic(const SessionKey* prev, const SessionKey& key) {
+  return prev != nullptr && key.topic_id == prev->topic_id && key.topic == prev->topic;
+}
+
 SessionKey KeyOf(int16_t version, const std::string& topic, const protocol::Uuid& topic_id,
                  PartitionId partition) {
   if (version >= 13) return SessionKey{topic_id, {}, partition.value};
@@ -110,8 +116,7 @@ bool FetchOperation::Prepare() {
   const SessionKey* topic_key = nullptr;
   for (size_t i = 0; i < parts.size(); ++i) {
     const auto& [key, fetch] = parts[i];
-    if (topic_key == nullptr || key.topic_id != topic_key->topic_id ||
-        key.topic != topic_key->topic) {
+    if (!SameTopic(topic_key, key)) {
       topic = v >= 13 ? image->TopicById(key.topic_id) : image->TopicByName(key.topic);
       topic_key = &key;
     }
@@ -298,8 +303,7 @@ void FetchOperation::BuildResponse() {
   const SessionKey* topic_key = nullptr;
   for (size_t i : include) {
     const SessionKey& key = ctx_.partitions()[i].first;
-    if (topic_key == nullptr || key.topic_id != topic_key->topic_id ||
-        key.topic != topic_key->topic) {
+    if (!SameTopic(topic_key, key)) {
       protocol::FetchResponse::FetchableTopicResponse tr;
       tr.topic = key.topic;
       tr.topic_id = key.topic_id;

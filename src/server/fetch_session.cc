@@ -24,14 +24,15 @@ class FetchSession {
         created_ms(now),
         last_used_ms(now) {}
 
-  void Upsert(const SessionKey& key, const PartitionFetch& request) {
+  Entry& Upsert(const SessionKey& key, const PartitionFetch& request) {
     auto it = index_.find(key);
     if (it != index_.end()) {
       it->second->request = request;
-      return;
+      return *it->second;
     }
     order_.push_back(Entry{key, request});
     index_.emplace(key, std::prev(order_.end()));
+    return order_.back();
   }
   void Erase(const SessionKey& key) {
     auto it = index_.find(key);
@@ -200,10 +201,9 @@ int32_t FetchSessionCache::MaybeCreate(
   if (sessions_.size() >= max_sessions_ && !TryEvict(privileged, fetch.size(), now)) return 0;
   auto s = std::make_shared<FetchSession>(NewSessionId(), privileged, uses_topic_ids, now);
   for (size_t i = 0; i < fetch.size(); ++i) {
-    s->Upsert(fetch[i].first, fetch[i].second);
-    FetchSession::Entry* e = s->Find(fetch[i].first);
-    e->high_watermark = outcomes[i].error ? Offset(-1) : outcomes[i].high_watermark;
-    e->log_start_offset = outcomes[i].log_start_offset;
+    FetchSession::Entry& e = s->Upsert(fetch[i].first, fetch[i].second);
+    e.high_watermark = outcomes[i].error ? Offset(-1) : outcomes[i].high_watermark;
+    e.log_start_offset = outcomes[i].log_start_offset;
   }
   partitions_ += s->size();
   const int32_t id = s->id;
