@@ -187,6 +187,7 @@ void Node::Stop() {
   Parts& p = *parts_;
   if (p.server) {
     p.server->StopAccepting();
+    if (p.apis) p.apis->BeginShutdown();
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(config_.GetLong("shutdown.timeout.ms"));
     while (p.server->PendingWork() > 0 && std::chrono::steady_clock::now() < deadline) {

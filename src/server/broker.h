@@ -33,6 +33,9 @@ class Broker {
   std::unique_ptr<coordinator::GroupCoordinator> groups;
 };
 
+// Posts fn to the loop of the request's connection (answers leave from there).
+void OnConnectionLoop(Broker& b, const RequestPtr& r, std::function<void()> fn);
+
 struct ServedBroker {
   const metadata::BrokerImage* broker;
   const metadata::BrokerEndpoint* endpoint;
@@ -58,6 +61,14 @@ void HandleDescribeCluster(Broker& b, RequestPtr r);
 void HandleFindCoordinator(Broker& b, RequestPtr r);
 void HandleOffsetCommit(Broker& b, RequestPtr r);
 void HandleOffsetFetch(Broker& b, RequestPtr r);
+void HandleOffsetDelete(Broker& b, RequestPtr r);
+void HandleJoinGroup(Broker& b, RequestPtr r);
+void HandleSyncGroup(Broker& b, RequestPtr r);
+void HandleHeartbeat(Broker& b, RequestPtr r);
+void HandleLeaveGroup(Broker& b, RequestPtr r);
+void HandleDescribeGroups(Broker& b, RequestPtr r);
+void HandleListGroups(Broker& b, RequestPtr r);
+void HandleDeleteGroups(Broker& b, RequestPtr r);
 void HandleProduce(Broker& b, RequestPtr r);
 void HandleFetch(Broker& b, RequestPtr r);
 void HandleListOffsets(Broker& b, RequestPtr r);

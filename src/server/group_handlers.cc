@@ -96,12 +96,11 @@ void AnswerFindCoordinator(Broker& b, const RequestPtr& r,
   Respond(*r, resp);
 }
 
-// Posts fn to the connection's loop (answers leave from there).
+}  // namespace
+
 void OnConnectionLoop(Broker& b, const RequestPtr& r, std::function<void()> fn) {
   b.s.loops->Post(r->conn.loop, std::move(fn));
 }
-
-}  // namespace
 
 void HandleFindCoordinator(Broker& b, RequestPtr r) {
   protocol::FindCoordinatorRequest req;
@@ -132,6 +131,10 @@ void HandleOffsetCommit(Broker& b, RequestPtr r) {
       item.offset.offset = p.committed_offset;
       item.offset.leader_epoch = p.committed_leader_epoch.value;
       item.offset.metadata = p.committed_metadata.value_or("");
+      // v2-v4 may ask for their own retention; later versions use offsets.retention.minutes.
+      if (r->version <= 4 && req->retention_time_ms >= 0) {
+        item.offset.expire_ms = b.s.clock->NowMs() + req->retention_time_ms;
+      }
       if (topic == nullptr || p.partition_index.value < 0 ||
           static_cast<size_t>(p.partition_index.value) >= topic->partitions.size()) {
         item.error = ErrorCode::kUnknownTopicOrPartition;
@@ -155,9 +158,7 @@ void HandleOffsetCommit(Broker& b, RequestPtr r) {
     }
     OnConnectionLoop(b, r, [r, resp = std::move(resp)] { Respond(*r, resp); });
   };
-  const size_t max_metadata =
-      static_cast<size_t>(std::max(b.s.config->GetInt("offset.metadata.max.bytes"), 0));
-  auto commit = [&b, req, items, respond, max_metadata](ErrorCode created) {
+  auto commit = [&b, req, items, respond](ErrorCode created) {
     if (created != ErrorCode::kNone) {
       for (auto& item : *items) {
         if (item.error == ErrorCode::kNone) item.error = ErrorCode::kCoordinatorNotAvailable;
@@ -166,15 +167,14 @@ void HandleOffsetCommit(Broker& b, RequestPtr r) {
       return;
     }
     b.groups->WithGroup(*b.image(), req->group_id,
-                        [req, items, respond, max_metadata](GroupShard* shard, ErrorCode e) {
+                        [req, items, respond](GroupShard* shard, ErrorCode e) {
                           if (shard == nullptr) {
                             for (auto& item : *items) {
                               if (item.error == ErrorCode::kNone) item.error = e;
                             }
                           } else {
                             shard->Commit(req->group_id, req->generation_id_or_member_epoch,
-                                          req->member_id, req->group_instance_id.has_value(),
-                                          *items, max_metadata);
+                                          req->member_id, req->group_instance_id, *items);
                           }
                           respond();
                         });

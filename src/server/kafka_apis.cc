@@ -21,6 +21,8 @@ Broker::Broker(BrokerServices services)
 KafkaApis::KafkaApis(BrokerServices services)
     : broker_(std::make_unique<Broker>(std::move(services))) {}
 
+void KafkaApis::BeginShutdown() { broker_->groups->Shutdown(); }
+
 KafkaApis::~KafkaApis() = default;
 
 void KafkaApis::Handle(const net::RequestContext& ctx, ByteBuffer frame,

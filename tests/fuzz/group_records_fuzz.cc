@@ -33,6 +33,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       absl::StatusOr<GroupRecord> again = DecodeGroupRecord(kv.key, v2);
       if (!again.ok() || again->group != r->group || again->topic != r->topic) std::abort();
     }
+    if (r->kind == GroupRecord::Kind::kGroupMetadata) {
+      // A decoded group record re-encodes to one that decodes to the same group.
+      KeyValue kv = GroupMetadataRecord(r->group, r->metadata ? &*r->metadata : nullptr);
+      std::optional<std::span<const uint8_t>> v2;
+      if (kv.value) v2 = std::span<const uint8_t>(*kv.value);
+      absl::StatusOr<GroupRecord> again = DecodeGroupRecord(kv.key, v2);
+      if (!again.ok() || again->metadata != r->metadata) std::abort();
+    }
+    shard.FinishLoad();
   }
   const std::string_view id(reinterpret_cast<const char*>(data), size);
   const int32_t p = PartitionForGroup(id, 1 + data[0]);

@@ -4,7 +4,10 @@
 // coordinator, and the group's state (a GroupShard) lives on the event loop that owns the
 // partition, so it is touched without locks like the partition itself. A shard is loaded
 // by replaying its partition the first time a request needs it, and again whenever the
-// partition's log is replaced (the topic was deleted and re-created).
+// partition's log is replaced (the topic was deleted and re-created). Loading reads
+// offsets.load.buffer.size bytes per event-loop turn; requests that arrive meanwhile get
+// COORDINATOR_LOAD_IN_PROGRESS. Each loaded shard expires old offsets every
+// offsets.retention.check.interval.ms.
 //
 // __consumer_offsets is created on first use (FindCoordinator, OffsetCommit) with
 // offsets.topic.num.partitions partitions, cleanup.policy=compact and
@@ -59,20 +62,40 @@ class GroupCoordinator {
   // Runs fn(shard, kNone) on the loop that owns the group's partition, the shard loaded;
   // or fn(nullptr, error): COORDINATOR_NOT_AVAILABLE while __consumer_offsets does not
   // exist or its partition cannot be read, NOT_COORDINATOR when this node does not lead it.
+  // COORDINATOR_LOAD_IN_PROGRESS while the shard loads.
   void WithGroup(const metadata::MetadataImage& image, const std::string& group,
                  std::function<void(GroupShard*, protocol::ErrorCode)> fn);
 
+  // Runs fn on every partition of __consumer_offsets this node leads, each on its loop
+  // (concurrently across loops), then done() on one of them. Partitions this node does
+  // not lead are skipped; fn(nullptr, COORDINATOR_LOAD_IN_PROGRESS) for one still loading.
+  void ForEachShard(const metadata::MetadataImage& image,
+                    std::function<void(GroupShard*, protocol::ErrorCode)> fn,
+                    std::function<void()> done);
+
+  // Answers every parked JoinGroup and SyncGroup with NOT_COORDINATOR and stops the
+  // timers, so a shutting-down broker is not held up by rebalances. Asynchronous.
+  void Shutdown();
+
  private:
   struct LoadedShard;
+  // Runs fn on the loop of the partition, with the shard loaded (or an error).
+  void WithPartition(int32_t partition, bool skip_unled,
+                     std::function<void(GroupShard*, protocol::ErrorCode)> fn);
   // On the partition's loop.
   GroupShard* ShardOn(size_t loop, int32_t partition, cluster::Partition& p,
                       protocol::ErrorCode* error);
+  // One step of loading: true when the shard is loaded, false when more is to come (the
+  // next step is posted); slot reset on failure.
+  bool LoadStep(size_t loop, int32_t partition);
+  void ScheduleExpiry(size_t loop, int32_t partition);
 
   net::EventLoops& loops_;
   cluster::ReplicaManager& replicas_;
   controller::QuorumController& controller_;
   const config::BrokerConfig& config_;
   Clock& clock_;
+  GroupConfig group_config_;
   // shards_[loop]: the shards of the partitions that loop owns; touched only there.
   std::vector<absl::flat_hash_map<int32_t, std::unique_ptr<LoadedShard>>> shards_;
 };

@@ -36,11 +36,36 @@ struct KeyValue {
 // `offset` null: the tombstone that deletes the commit.
 KeyValue OffsetCommitRecord(const std::string& group, const std::string& topic, int32_t partition,
                             const CommittedOffset* offset);
-// The group's own record; protocol_type "" and generation 0 for a group without members.
-// `present` false: the tombstone that deletes the group.
-KeyValue GroupMetadataRecord(const std::string& group, bool present,
-                             const std::string& protocol_type = "", int32_t generation = 0,
-                             int64_t now_ms = -1);
+// A member of a classic group as GroupMetadataValue stores it: the metadata of the
+// selected protocol only, and the assignment the leader gave it.
+struct StoredMember {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::string client_id;
+  std::string client_host;
+  int32_t rebalance_timeout_ms = -1;
+  int32_t session_timeout_ms = 0;
+  std::vector<uint8_t> subscription;
+  std::vector<uint8_t> assignment;
+
+  bool operator==(const StoredMember&) const = default;
+};
+
+// A classic group's own record (GroupMetadataValue): protocol_type "" for a group that
+// only ever had simple commits; protocol and leader unset while the group is Empty.
+struct StoredGroup {
+  std::string protocol_type;
+  int32_t generation = 0;
+  std::optional<std::string> protocol;
+  std::optional<std::string> leader;
+  int64_t state_ms = -1;  // when the group entered its current state
+  std::vector<StoredMember> members;
+
+  bool operator==(const StoredGroup&) const = default;
+};
+
+// `g` null: the tombstone that deletes the group.
+KeyValue GroupMetadataRecord(const std::string& group, const StoredGroup* g);
 
 struct GroupRecord {
   enum class Kind { kOffsetCommit, kGroupMetadata, kUnknown };
@@ -49,9 +74,7 @@ struct GroupRecord {
   std::string topic;                      // kOffsetCommit
   int32_t partition = 0;                  // kOffsetCommit
   std::optional<CommittedOffset> offset;  // kOffsetCommit; nullopt for a tombstone
-  bool present = false;                   // kGroupMetadata; false for a tombstone
-  std::string protocol_type;              // kGroupMetadata
-  int32_t generation = 0;                 // kGroupMetadata
+  std::optional<StoredGroup> metadata;    // kGroupMetadata; nullopt for a tombstone
 };
 
 // Fails on a malformed key or value (the partition is then not loaded).

@@ -1,36 +1,71 @@
 #pragma once
-// The groups of one __consumer_offsets partition and their committed offsets: the
-// coordinator state this node keeps for the groups that hash to that partition. The log
-// is the truth: every change is appended as records first (through `Append`) and applied
-// after the append succeeds, and Replay rebuilds the same state from the records when the
-// partition is loaded. Lives on the partition's event loop; not thread-safe.
+// The groups of one __consumer_offsets partition: their membership (the classic
+// JoinGroup/SyncGroup protocol), their committed offsets, and the timers that expire
+// members and end join phases. The log is the truth: every change that must survive a
+// restart (a group's generation and assignment, a commit, a deletion) is appended as
+// records first (through `Append`) and applied after the append succeeds, and Replay
+// rebuilds the same state from the records when the partition is loaded.
 //
-// Group membership (JoinGroup, SyncGroup, Heartbeat) is not built yet, so every group
-// here is Empty: it exists because offsets were committed for it (a "simple" consumer
-// group, as Kafka has for clients that assign partitions themselves).
+// Lives on the partition's event loop and is not thread-safe; callbacks given to Join
+// and Sync run on that loop, possibly later (when the rebalance gets there). Timers come
+// from `Schedule`, which must run its task on the same loop; destroying the shard
+// cancels them.
 
 #include <functional>
-#include <map>
+#include <memory>
+#include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "fjord/base/clock.h"
+#include "fjord/coordinator/classic_group.h"
 #include "fjord/coordinator/group_records.h"
 #include "fjord/protocol/error_codes.h"
 
 namespace fjord::coordinator {
 
+struct GroupConfig {
+  int32_t min_session_timeout_ms = 6000;
+  int32_t max_session_timeout_ms = 1800000;
+  int32_t initial_rebalance_delay_ms = 3000;
+  int32_t max_size = INT32_MAX;
+  int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+  size_t max_metadata_bytes = 4096;
+};
+
 class GroupShard {
  public:
   using Append = std::function<absl::Status(const std::vector<KeyValue>&)>;
+  // Runs task after delay_ms on the shard's loop; the returned timer cancels it.
+  using Schedule =
+      std::function<std::shared_ptr<net::Timer>(int64_t delay_ms, std::function<void()> task)>;
+  using Group = ClassicGroup;
 
-  struct Group {
+  struct JoinRequest {
+    std::string group_id;
+    std::string member_id;  // "" for a member joining for the first time
+    std::optional<std::string> instance_id;
+    std::string client_id;
+    std::string client_host;
     std::string protocol_type;
-    int32_t generation = 0;
-    std::map<std::pair<std::string, int32_t>, CommittedOffset> offsets;
+    std::vector<MemberProtocol> protocols;
+    int32_t session_timeout_ms = 0;
+    int32_t rebalance_timeout_ms = 0;
+    bool require_known_member_id = false;   // JoinGroup v4+ (KIP-394)
+    bool supports_skip_assignment = false;  // JoinGroup v9+ (KIP-814)
+    std::string reason;
+  };
+
+  struct SyncRequest {
+    std::string group_id;
+    std::string member_id;
+    std::optional<std::string> instance_id;
+    int32_t generation = -1;
+    std::optional<std::string> protocol_type;
+    std::optional<std::string> protocol_name;
+    std::vector<std::pair<std::string, std::vector<uint8_t>>> assignments;  // from the leader
   };
 
   // One partition of an OffsetCommit; `error` set beforehand (e.g. an unknown topic)
@@ -42,26 +77,108 @@ class GroupShard {
     protocol::ErrorCode error = protocol::ErrorCode::kNone;
   };
 
-  GroupShard(Clock& clock, Append append) : clock_(clock), append_(std::move(append)) {}
+  // One member of a LeaveGroup, and its answer.
+  struct LeaveItem {
+    std::string member_id;
+    std::optional<std::string> instance_id;
+    protocol::ErrorCode error = protocol::ErrorCode::kNone;
+  };
+
+  // One partition of an OffsetDelete, and its answer.
+  struct DeleteItem {
+    std::string topic;
+    int32_t partition = 0;
+    protocol::ErrorCode error = protocol::ErrorCode::kNone;
+  };
+
+  GroupShard(Clock& clock, Append append, Schedule schedule = nullptr, GroupConfig config = {});
+  ~GroupShard();
+  GroupShard(const GroupShard&) = delete;
+  GroupShard& operator=(const GroupShard&) = delete;
 
   // Applies one record read from the log (loading). Records of unknown kinds are skipped.
   void Replay(const GroupRecord& record);
+  // After the last Replay: groups that came back with members are Stable, and each member
+  // must heart-beat within its session timeout from now.
+  void FinishLoad();
+  // The shard is going away (shutdown, or this node no longer coordinates it): parked
+  // JoinGroup and SyncGroup requests get NOT_COORDINATOR and timers stop.
+  void Unload();
 
-  // OffsetCommit (Kafka's rules for a group without members): generation -1 and no member
-  // id commits as a simple consumer, creating the group; a generation or member id names
-  // a member this group does not have (ILLEGAL_GENERATION when the group does not exist,
-  // UNKNOWN_MEMBER_ID when it does). Metadata longer than `max_metadata_bytes` is
+  // JoinGroup: done runs now (an error, MEMBER_ID_REQUIRED, a member that is already in
+  // the current generation) or when the join phase of the rebalance completes.
+  void Join(JoinRequest req, std::function<void(JoinResult)> done);
+  // SyncGroup: done runs now, or once the leader's assignment is stored.
+  void Sync(SyncRequest req, std::function<void(SyncResult)> done);
+  protocol::ErrorCode Heartbeat(const std::string& group, const std::string& member_id,
+                                const std::optional<std::string>& instance_id, int32_t generation);
+  // LeaveGroup: per-member answers in `members`; returns the group-level error.
+  protocol::ErrorCode Leave(const std::string& group, std::vector<LeaveItem>& members,
+                            const std::string& reason);
+
+  // OffsetCommit with Kafka's generation and member checks; simple commits (generation
+  // -1, no member) create an Empty group. Metadata longer than max_metadata_bytes is
   // OFFSET_METADATA_TOO_LARGE. All accepted partitions go into one append.
   void Commit(const std::string& group, int32_t generation, const std::string& member_id,
-              bool has_instance_id, std::vector<CommitItem>& items, size_t max_metadata_bytes);
+              const std::optional<std::string>& instance_id, std::vector<CommitItem>& items);
+  // OffsetDelete: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or per partition
+  // GROUP_SUBSCRIBED_TO_TOPIC while a member consumes the topic.
+  protocol::ErrorCode DeleteOffsets(const std::string& group, std::vector<DeleteItem>& items);
+  // DeleteGroups for one group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or the group and its
+  // offsets are gone.
+  protocol::ErrorCode DeleteGroup(const std::string& group);
+  // Drops the offsets older than offsets.retention.minutes (counted from when the group
+  // became Empty, or from the commit for groups without members) and the Empty groups
+  // left with none. Returns how many offsets expired.
+  size_t ExpireOffsets();
 
   const Group* Find(const std::string& group) const;
-  const absl::flat_hash_map<std::string, Group>& groups() const { return groups_; }
+  const absl::flat_hash_map<std::string, std::unique_ptr<Group>>& groups() const { return groups_; }
 
  private:
+  Group& GetOrCreate(const std::string& id);
+  void TransitionTo(Group& g, GroupState s);
+
+  // The join phase.
+  void NewMemberJoin(Group& g, JoinRequest& req, std::function<void(JoinResult)>& done);
+  void CurrentMemberJoin(Group& g, JoinRequest& req, std::function<void(JoinResult)>& done);
+  void AddMemberAndRebalance(Group& g, const std::string& member_id, JoinRequest& req,
+                             std::function<void(JoinResult)> done);
+  void UpdateMemberAndRebalance(Group& g, GroupMember& m, JoinRequest& req,
+                                std::function<void(JoinResult)> done, const std::string& reason);
+  void ReplaceStaticMember(Group& g, const std::string& old_id, JoinRequest& req,
+                           const std::string& new_id, std::function<void(JoinResult)> done);
+  void MaybePrepareRebalance(Group& g, const std::string& reason);
+  void PrepareRebalance(Group& g, const std::string& reason);
+  void MaybeCompleteJoin(Group& g);
+  void CompleteJoin(Group& g);
+  JoinResult CurrentJoinResult(const Group& g, const std::string& member_id,
+                               bool with_members) const;
+
+  // Members leaving, failing, being fenced.
+  void RemoveMember(Group& g, const std::string& member_id, const std::string& reason);
+  void RemovePendingMember(Group& g, const std::string& member_id);
+  void PropagateAssignment(Group& g, protocol::ErrorCode error);
+  void Heartbeated(GroupMember& m, int64_t now);
+  // Checks memberId and instance id: FENCED_INSTANCE_ID or UNKNOWN_MEMBER_ID, or kNone.
+  static protocol::ErrorCode ValidateMember(const Group& g, const std::string& member_id,
+                                            const std::optional<std::string>& instance_id);
+
+  // Persisting and timers.
+  protocol::ErrorCode Store(const std::vector<KeyValue>& records);
+  protocol::ErrorCode StoreGroup(const Group& g);
+  void Arm(Group& g);
+  void OnTimer(const std::string& group_id);
+  void RemoveGroup(const std::string& id);
+
+  std::string NewMemberId(const std::string& prefix);
+
   Clock& clock_;
   Append append_;
-  absl::flat_hash_map<std::string, Group> groups_;
+  Schedule schedule_;
+  GroupConfig config_;
+  uint64_t id_seed_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Group>> groups_;
 };
 
 }  // namespace fjord::coordinator

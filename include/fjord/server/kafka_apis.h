@@ -46,6 +46,9 @@ class KafkaApis : public net::RequestHandler {
   ~KafkaApis() override;
   void Handle(const net::RequestContext& ctx, ByteBuffer frame,
               std::function<void(net::Reply)> done) override;
+  // The broker is stopping: requests parked in a rebalance are answered (NOT_COORDINATOR)
+  // so the shutdown does not wait for them. Asynchronous; call before draining.
+  void BeginShutdown();
 
  private:
   std::unique_ptr<Broker> broker_;

@@ -71,18 +71,29 @@ KeyValue OffsetCommitRecord(const std::string& group, const std::string& topic, 
   return kv;
 }
 
-KeyValue GroupMetadataRecord(const std::string& group, bool present,
-                             const std::string& protocol_type, int32_t generation, int64_t now_ms) {
+KeyValue GroupMetadataRecord(const std::string& group, const StoredGroup* g) {
   protocol::group::GroupMetadataKey k;
   k.group = group;
   KeyValue kv{Versioned(kGroupKeyVersion, k), std::nullopt};
-  if (present) {
+  if (g != nullptr) {
     protocol::group::GroupMetadataValue v;
-    v.protocol_type = protocol_type;
-    v.generation = generation;
-    v.protocol = std::nullopt;
-    v.leader = std::nullopt;
-    v.current_state_timestamp = now_ms;
+    v.protocol_type = g->protocol_type;
+    v.generation = g->generation;
+    v.protocol = g->protocol;
+    v.leader = g->leader;
+    v.current_state_timestamp = g->state_ms;
+    for (const StoredMember& m : g->members) {
+      protocol::group::GroupMetadataValue::MemberMetadata mm;
+      mm.member_id = m.member_id;
+      mm.group_instance_id = m.instance_id;
+      mm.client_id = m.client_id;
+      mm.client_host = m.client_host;
+      mm.rebalance_timeout = m.rebalance_timeout_ms;
+      mm.session_timeout = m.session_timeout_ms;
+      mm.subscription = m.subscription;
+      mm.assignment = m.assignment;
+      v.members.push_back(std::move(mm));
+    }
     kv.value = Versioned(kGroupValueVersion, v);
   }
   return kv;
@@ -126,9 +137,26 @@ absl::StatusOr<GroupRecord> DecodeGroupRecord(std::span<const uint8_t> key,
       if (absl::Status s = DecodeVersioned(*value, *vv, &v, "group metadata value"); !s.ok()) {
         return s;
       }
-      out.present = true;
-      out.protocol_type = std::move(v.protocol_type);
-      out.generation = v.generation;
+      StoredGroup& g = out.metadata.emplace();
+      g.protocol_type = std::move(v.protocol_type);
+      g.generation = v.generation;
+      g.protocol = std::move(v.protocol);
+      g.leader = std::move(v.leader);
+      g.state_ms = v.current_state_timestamp;
+      for (auto& mm : v.members) {
+        StoredMember m;
+        m.member_id = std::move(mm.member_id);
+        m.instance_id = std::move(mm.group_instance_id);
+        m.client_id = std::move(mm.client_id);
+        m.client_host = std::move(mm.client_host);
+        m.rebalance_timeout_ms = mm.rebalance_timeout;
+        // Version 0 has no rebalance timeout; Kafka then uses the session timeout.
+        if (m.rebalance_timeout_ms < 0) m.rebalance_timeout_ms = mm.session_timeout;
+        m.session_timeout_ms = mm.session_timeout;
+        m.subscription = std::move(mm.subscription);
+        m.assignment = std::move(mm.assignment);
+        g.members.push_back(std::move(m));
+      }
     }
     return out;
   }

@@ -42,14 +42,26 @@ TEST(GroupRecordsTest, OffsetCommitRoundTrip) {
 }
 
 TEST(GroupRecordsTest, GroupMetadataRoundTrip) {
-  KeyValue kv = GroupMetadataRecord("g", true, "consumer", 4, 123);
+  StoredGroup g;
+  g.protocol_type = "consumer";
+  g.generation = 4;
+  g.protocol = "range";
+  g.leader = "m1";
+  g.state_ms = 123;
+  g.members.push_back({"m1", std::nullopt, "c1", "/127.0.0.1", 60000, 10000, {1, 2}, {3}});
+  g.members.push_back({"m2", "instance-2", "c2", "/127.0.0.2", 30000, 6000, {4}, {}});
+  KeyValue kv = GroupMetadataRecord("g", &g);
   EXPECT_EQ(kv.key[1], 2);
   absl::StatusOr<GroupRecord> r = DecodeGroupRecord(kv.key, std::span<const uint8_t>(*kv.value));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->kind, GroupRecord::Kind::kGroupMetadata);
-  EXPECT_TRUE(r->present);
-  EXPECT_EQ(r->protocol_type, "consumer");
-  EXPECT_EQ(r->generation, 4);
+  ASSERT_TRUE(r->metadata.has_value());
+  EXPECT_EQ(*r->metadata, g);
+
+  KeyValue tomb = GroupMetadataRecord("g", nullptr);
+  r = DecodeGroupRecord(tomb.key, std::nullopt);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->metadata.has_value());
 }
 
 TEST(GroupRecordsTest, MalformedRecordsAreErrorsAndUnknownKindsAreSkipped) {

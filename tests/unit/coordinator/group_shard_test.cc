@@ -2,22 +2,90 @@
 
 #include <gtest/gtest.h>
 
+#include "fjord/net/event_loops.h"
+
 namespace fjord::coordinator {
 namespace {
 
 using protocol::ErrorCode;
 using Item = GroupShard::CommitItem;
 
+// Timers run by hand: Advance moves the clock and runs what falls due, in order.
+struct FakeTimer : net::Timer {
+  bool cancelled = false;
+  void Cancel() override { cancelled = true; }
+};
+
+GroupConfig TestConfig() {
+  GroupConfig c;
+  c.initial_rebalance_delay_ms = 3000;
+  c.max_metadata_bytes = 10;
+  return c;
+}
+
 // A shard whose appends land in `log`, so a second shard can replay them.
 struct Fixture {
+  explicit Fixture(GroupConfig config = TestConfig()) {
+    shard = std::make_unique<GroupShard>(
+        clock,
+        [this](const std::vector<KeyValue>& records) {
+          if (!next_append.ok()) return next_append;
+          log.insert(log.end(), records.begin(), records.end());
+          return absl::OkStatus();
+        },
+        [this](int64_t delay, std::function<void()> task) {
+          auto t = std::make_shared<FakeTimer>();
+          timers.push_back({clock.NowMs() + delay, t, std::move(task)});
+          return t;
+        },
+        config);
+  }
+
+  void Advance(int64_t ms) {
+    const int64_t target = clock.NowMs() + ms;
+    while (true) {
+      auto due = timers.end();
+      for (auto it = timers.begin(); it != timers.end(); ++it) {
+        if (!it->timer->cancelled && it->at <= target &&
+            (due == timers.end() || it->at < due->at)) {
+          due = it;
+        }
+      }
+      if (due == timers.end()) break;
+      clock.SetMs(std::max(clock.NowMs(), due->at));
+      auto task = std::move(due->task);
+      timers.erase(due);
+      task();
+    }
+    clock.SetMs(target);
+  }
+
+  // Replays the log into a fresh shard (a restart).
+  std::unique_ptr<GroupShard> Reload() {
+    auto replayed = std::make_unique<GroupShard>(
+        clock, [](const std::vector<KeyValue>&) { return absl::OkStatus(); },
+        [](int64_t, std::function<void()>) { return std::make_shared<FakeTimer>(); }, TestConfig());
+    for (const KeyValue& kv : log) {
+      std::optional<std::span<const uint8_t>> value;
+      if (kv.value) value = std::span<const uint8_t>(*kv.value);
+      absl::StatusOr<GroupRecord> r = DecodeGroupRecord(kv.key, value);
+      EXPECT_TRUE(r.ok());
+      if (r.ok()) replayed->Replay(*r);
+    }
+    replayed->FinishLoad();
+    return replayed;
+  }
+
+  struct Pending {
+    int64_t at;
+    std::shared_ptr<FakeTimer> timer;
+    std::function<void()> task;
+  };
   ManualClock clock;
   std::vector<KeyValue> log;
   absl::Status next_append = absl::OkStatus();
-  GroupShard shard{clock, [this](const std::vector<KeyValue>& records) {
-                     if (!next_append.ok()) return next_append;
-                     log.insert(log.end(), records.begin(), records.end());
-                     return absl::OkStatus();
-                   }};
+  std::vector<Pending> timers;
+  std::unique_ptr<GroupShard> shard;
 };
 
 std::vector<Item> Items(std::vector<std::pair<int32_t, int64_t>> parts, std::string meta = "") {
@@ -36,47 +104,40 @@ std::vector<Item> Items(std::vector<std::pair<int32_t, int64_t>> parts, std::str
 TEST(GroupShardTest, SimpleCommitCreatesTheGroupAndReplays) {
   Fixture f;
   auto items = Items({{0, 10}, {1, 20}});
-  f.shard.Commit("g", -1, "", false, items, 4096);
+  f.shard->Commit("g", -1, "", std::nullopt, items);
   EXPECT_EQ(items[0].error, ErrorCode::kNone);
   EXPECT_EQ(items[1].error, ErrorCode::kNone);
   ASSERT_EQ(f.log.size(), 2u);
-  const GroupShard::Group* g = f.shard.Find("g");
+  const GroupShard::Group* g = f.shard->Find("g");
   ASSERT_NE(g, nullptr);
   EXPECT_EQ(g->offsets.at({"t", 1}).offset, Offset(20));
   EXPECT_EQ(g->offsets.at({"t", 1}).commit_ms, f.clock.NowMs());
 
   // A later commit overwrites; a replay of the log gives the same state.
   items = Items({{1, 25}});
-  f.shard.Commit("g", -1, "", false, items, 4096);
-  GroupShard replayed(f.clock, [](const std::vector<KeyValue>&) { return absl::OkStatus(); });
-  for (const KeyValue& kv : f.log) {
-    std::optional<std::span<const uint8_t>> value;
-    if (kv.value) value = std::span<const uint8_t>(*kv.value);
-    absl::StatusOr<GroupRecord> r = DecodeGroupRecord(kv.key, value);
-    ASSERT_TRUE(r.ok());
-    replayed.Replay(*r);
-  }
-  ASSERT_NE(replayed.Find("g"), nullptr);
-  EXPECT_EQ(replayed.Find("g")->offsets, f.shard.Find("g")->offsets);
-  EXPECT_EQ(replayed.Find("g")->offsets.at({"t", 1}).offset, Offset(25));
+  f.shard->Commit("g", -1, "", std::nullopt, items);
+  std::unique_ptr<GroupShard> replayed = f.Reload();
+  ASSERT_NE(replayed->Find("g"), nullptr);
+  EXPECT_EQ(replayed->Find("g")->offsets, f.shard->Find("g")->offsets);
+  EXPECT_EQ(replayed->Find("g")->offsets.at({"t", 1}).offset, Offset(25));
 }
 
 TEST(GroupShardTest, MemberCommitsToGroupsWithoutMembersAreRefused) {
   Fixture f;
   auto items = Items({{0, 1}});
-  f.shard.Commit("nogroup", 3, "m-1", false, items, 4096);
+  f.shard->Commit("nogroup", 3, "m-1", std::nullopt, items);
   EXPECT_EQ(items[0].error, ErrorCode::kIllegalGeneration);
-  EXPECT_EQ(f.shard.Find("nogroup"), nullptr);
+  EXPECT_EQ(f.shard->Find("nogroup"), nullptr);
 
   items = Items({{0, 1}});
-  f.shard.Commit("g", -1, "", false, items, 4096);
+  f.shard->Commit("g", -1, "", std::nullopt, items);
   items = Items({{0, 2}});
-  f.shard.Commit("g", 1, "m-1", false, items, 4096);
+  f.shard->Commit("g", 1, "m-1", std::nullopt, items);
   EXPECT_EQ(items[0].error, ErrorCode::kUnknownMemberId);
   items = Items({{0, 2}});
-  f.shard.Commit("g", -1, "", true, items, 4096);
+  f.shard->Commit("g", -1, "", std::string("instance"), items);
   EXPECT_EQ(items[0].error, ErrorCode::kUnknownMemberId);
-  EXPECT_EQ(f.shard.Find("g")->offsets.at({"t", 0}).offset, Offset(1));
+  EXPECT_EQ(f.shard->Find("g")->offsets.at({"t", 0}).offset, Offset(1));
   EXPECT_EQ(f.log.size(), 1u);
 }
 
@@ -85,24 +146,24 @@ TEST(GroupShardTest, OversizedMetadataAndPreSetErrorsSkipOnlyThosePartitions) {
   auto items = Items({{0, 1}, {1, 2}, {2, 3}}, "x");
   items[1].offset.metadata = std::string(11, 'm');
   items[2].error = ErrorCode::kUnknownTopicOrPartition;
-  f.shard.Commit("g", -1, "", false, items, 10);
+  f.shard->Commit("g", -1, "", std::nullopt, items);
   EXPECT_EQ(items[0].error, ErrorCode::kNone);
   EXPECT_EQ(items[1].error, ErrorCode::kOffsetMetadataTooLarge);
   EXPECT_EQ(items[2].error, ErrorCode::kUnknownTopicOrPartition);
   EXPECT_EQ(f.log.size(), 1u);
-  EXPECT_EQ(f.shard.Find("g")->offsets.size(), 1u);
+  EXPECT_EQ(f.shard->Find("g")->offsets.size(), 1u);
 }
 
 TEST(GroupShardTest, FailedAppendChangesNothing) {
   Fixture f;
   f.next_append = absl::FailedPreconditionError("not leader");
   auto items = Items({{0, 1}});
-  f.shard.Commit("g", -1, "", false, items, 4096);
+  f.shard->Commit("g", -1, "", std::nullopt, items);
   EXPECT_EQ(items[0].error, ErrorCode::kNotCoordinator);
-  EXPECT_EQ(f.shard.Find("g"), nullptr);
+  EXPECT_EQ(f.shard->Find("g"), nullptr);
   f.next_append = absl::DataLossError("disk");
   items = Items({{0, 1}});
-  f.shard.Commit("g", -1, "", false, items, 4096);
+  f.shard->Commit("g", -1, "", std::nullopt, items);
   EXPECT_EQ(items[0].error, ErrorCode::kCoordinatorNotAvailable);
 }
 
@@ -115,20 +176,28 @@ TEST(GroupShardTest, TombstonesDeleteOffsetsAndGroups) {
   commit.group = "g";
   commit.topic = "t";
   commit.offset = o;
-  f.shard.Replay(commit);
+  f.shard->Replay(commit);
   GroupRecord other = commit;
   other.partition = 1;
-  f.shard.Replay(other);
+  f.shard->Replay(other);
   GroupRecord tomb = commit;
   tomb.offset.reset();
-  f.shard.Replay(tomb);
-  ASSERT_NE(f.shard.Find("g"), nullptr);
-  EXPECT_EQ(f.shard.Find("g")->offsets.size(), 1u);
+  f.shard->Replay(tomb);
+  ASSERT_NE(f.shard->Find("g"), nullptr);
+  EXPECT_EQ(f.shard->Find("g")->offsets.size(), 1u);
   GroupRecord group_tomb;
   group_tomb.kind = GroupRecord::Kind::kGroupMetadata;
   group_tomb.group = "g";
-  f.shard.Replay(group_tomb);
-  EXPECT_EQ(f.shard.Find("g"), nullptr);
+  f.shard->Replay(group_tomb);
+  // As in Kafka, offsets outlive the group record: the group is back to a simple one.
+  ASSERT_NE(f.shard->Find("g"), nullptr);
+  EXPECT_EQ(f.shard->Find("g")->offsets.size(), 1u);
+  EXPECT_EQ(f.shard->Find("g")->protocol_type, "");
+  f.shard->Replay(tomb);
+  GroupRecord other_tomb = other;
+  other_tomb.offset.reset();
+  f.shard->Replay(other_tomb);
+  EXPECT_EQ(f.shard->Find("g"), nullptr);
 }
 
 }  // namespace

@@ -1,0 +1,295 @@
+// GroupShard: loading, committed offsets and the group-level admin operations
+// (OffsetCommit, OffsetDelete, DeleteGroups, offset retention). Membership is in
+// group_shard.cc.
+
+#include "absl/strings/str_cat.h"
+#include "fjord/base/logging.h"
+#include "fjord/coordinator/group_shard.h"
+#include "fjord/net/event_loops.h"
+
+namespace fjord::coordinator {
+
+using protocol::ErrorCode;
+
+namespace {
+
+spdlog::logger& Logger() {
+  static spdlog::logger& logger = NamedLogger("group-coordinator");
+  return logger;
+}
+
+}  // namespace
+
+GroupShard::Group& GroupShard::GetOrCreate(const std::string& id) {
+  auto& slot = groups_[id];
+  if (!slot) {
+    slot = std::make_unique<Group>();
+    slot->id = id;
+    slot->state_ms = clock_.NowMs();
+  }
+  return *slot;
+}
+
+const GroupShard::Group* GroupShard::Find(const std::string& group) const {
+  auto it = groups_.find(group);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+void GroupShard::RemoveGroup(const std::string& id) {
+  auto it = groups_.find(id);
+  if (it == groups_.end()) return;
+  Group& g = *it->second;
+  TransitionTo(g, GroupState::kDead);
+  if (g.timer) g.timer->Cancel();
+  groups_.erase(it);
+}
+
+ErrorCode GroupShard::Store(const std::vector<KeyValue>& records) {
+  absl::Status s = append_(records);
+  if (s.ok()) return ErrorCode::kNone;
+  // Kafka maps a failed write of the offsets partition to a retriable coordinator error.
+  Logger().warn("writing {} group records failed: {}", records.size(), s.message());
+  return absl::IsFailedPrecondition(s) ? ErrorCode::kNotCoordinator
+                                       : ErrorCode::kCoordinatorNotAvailable;
+}
+
+ErrorCode GroupShard::StoreGroup(const Group& g) {
+  const StoredGroup stored = g.ToStored();
+  return Store({GroupMetadataRecord(g.id, &stored)});
+}
+
+// ---- Loading ----
+
+void GroupShard::Replay(const GroupRecord& r) {
+  switch (r.kind) {
+    case GroupRecord::Kind::kOffsetCommit: {
+      if (r.offset) {
+        GetOrCreate(r.group).offsets[{r.topic, r.partition}] = *r.offset;
+        return;
+      }
+      auto it = groups_.find(r.group);
+      if (it == groups_.end()) return;
+      it->second->offsets.erase({r.topic, r.partition});
+      if (it->second->offsets.empty() && it->second->members.empty() &&
+          it->second->protocol_type.empty()) {
+        groups_.erase(it);
+      }
+      return;
+    }
+    case GroupRecord::Kind::kGroupMetadata: {
+      if (!r.metadata) {
+        auto it = groups_.find(r.group);
+        if (it == groups_.end()) return;
+        if (it->second->offsets.empty()) {
+          groups_.erase(it);
+        } else {
+          // The group record is gone but later commits kept offsets: a simple group.
+          auto offsets = std::move(it->second->offsets);
+          it->second = std::make_unique<Group>();
+          it->second->id = r.group;
+          it->second->offsets = std::move(offsets);
+        }
+        return;
+      }
+      Group& g = GetOrCreate(r.group);
+      const StoredGroup& s = *r.metadata;
+      g.protocol_type = s.protocol_type;
+      g.generation = s.generation;
+      g.protocol = s.protocol;
+      g.leader = s.leader;
+      g.state_ms = s.state_ms;
+      g.members.clear();
+      g.static_members.clear();
+      for (const StoredMember& sm : s.members) {
+        GroupMember m;
+        m.id = sm.member_id;
+        m.instance_id = sm.instance_id;
+        m.client_id = sm.client_id;
+        m.client_host = sm.client_host;
+        m.rebalance_timeout_ms = sm.rebalance_timeout_ms;
+        m.session_timeout_ms = sm.session_timeout_ms;
+        if (s.protocol) m.protocols.push_back({*s.protocol, sm.subscription});
+        m.assignment = sm.assignment;
+        if (m.instance_id) g.static_members[*m.instance_id] = m.id;
+        g.members.emplace(m.id, std::move(m));
+      }
+      // A group with members comes back Stable (its last stored generation had an
+      // assignment); without members it is Empty.
+      g.state = g.members.empty() ? GroupState::kEmpty : GroupState::kStable;
+      if (g.members.empty()) {
+        g.protocol.reset();
+        g.leader.reset();
+      }
+      return;
+    }
+    case GroupRecord::Kind::kUnknown:
+      return;
+  }
+}
+
+void GroupShard::FinishLoad() {
+  const int64_t now = clock_.NowMs();
+  for (auto& [id, g] : groups_) {
+    for (auto& [mid, m] : g->members) Heartbeated(m, now);
+    Arm(*g);
+  }
+}
+
+// ---- Offsets ----
+
+void GroupShard::Commit(const std::string& group, int32_t generation, const std::string& member_id,
+                        const std::optional<std::string>& instance_id,
+                        std::vector<CommitItem>& items) {
+  auto it = groups_.find(group);
+  Group* g = it == groups_.end() ? nullptr : it->second.get();
+  const bool as_member = generation >= 0 || !member_id.empty() || instance_id.has_value();
+  ErrorCode group_error = ErrorCode::kNone;
+  if (g == nullptr) {
+    // Only a simple consumer (no generation, no member) may create a group by committing.
+    if (generation >= 0) {
+      group_error = ErrorCode::kIllegalGeneration;
+    } else if (as_member) {
+      group_error = ErrorCode::kUnknownMemberId;
+    }
+  } else if (g->Is(GroupState::kDead)) {
+    group_error = ErrorCode::kCoordinatorNotAvailable;
+  } else if (as_member) {
+    group_error = ValidateMember(*g, member_id, instance_id);
+    if (group_error == ErrorCode::kNone && generation != g->generation) {
+      group_error = ErrorCode::kIllegalGeneration;
+    }
+  } else if (!g->Is(GroupState::kEmpty)) {
+    group_error = ErrorCode::kUnknownMemberId;  // a group with members takes commits from them
+  }
+  if (group_error == ErrorCode::kNone && g != nullptr) {
+    if (g->Is(GroupState::kCompletingRebalance)) {
+      // The member has the new generation but no assignment yet.
+      group_error = ErrorCode::kRebalanceInProgress;
+    } else if (as_member) {
+      // A commit counts as a heartbeat (Stable, or PreparingRebalance).
+      Heartbeated(g->members.at(member_id), clock_.NowMs());
+    }
+  }
+  const int64_t now = clock_.NowMs();
+  std::vector<KeyValue> records;
+  std::vector<CommitItem*> accepted;
+  for (CommitItem& item : items) {
+    if (item.error != ErrorCode::kNone) continue;
+    if (group_error != ErrorCode::kNone) {
+      item.error = group_error;
+      continue;
+    }
+    if (item.offset.metadata.size() > config_.max_metadata_bytes) {
+      item.error = ErrorCode::kOffsetMetadataTooLarge;
+      continue;
+    }
+    item.offset.commit_ms = now;
+    records.push_back(OffsetCommitRecord(group, item.topic, item.partition, &item.offset));
+    accepted.push_back(&item);
+  }
+  if (records.empty()) return;
+  if (ErrorCode e = Store(records); e != ErrorCode::kNone) {
+    for (CommitItem* item : accepted) item->error = e;
+    return;
+  }
+  Group& target = GetOrCreate(group);
+  for (CommitItem* item : accepted) target.offsets[{item->topic, item->partition}] = item->offset;
+}
+
+ErrorCode GroupShard::DeleteOffsets(const std::string& group, std::vector<DeleteItem>& items) {
+  if (group.empty()) return ErrorCode::kInvalidGroupId;
+  auto it = groups_.find(group);
+  if (it == groups_.end() || it->second->Is(GroupState::kDead)) {
+    return ErrorCode::kGroupIdNotFound;
+  }
+  Group& g = *it->second;
+  std::optional<std::set<std::string>> subscribed;
+  if (!g.Is(GroupState::kEmpty)) {
+    if (g.protocol_type != "consumer") return ErrorCode::kNonEmptyGroup;
+    subscribed = g.SubscribedTopics();
+  }
+  std::vector<KeyValue> records;
+  std::vector<std::pair<std::string, int32_t>> removed;
+  for (DeleteItem& item : items) {
+    if (item.error != ErrorCode::kNone) continue;
+    if (!g.Is(GroupState::kEmpty) && (!subscribed || subscribed->contains(item.topic))) {
+      item.error = ErrorCode::kGroupSubscribedToTopic;
+      continue;
+    }
+    if (g.offsets.contains({item.topic, item.partition})) {
+      records.push_back(OffsetCommitRecord(group, item.topic, item.partition, nullptr));
+      removed.emplace_back(item.topic, item.partition);
+    }
+  }
+  if (!records.empty()) {
+    if (ErrorCode e = Store(records); e != ErrorCode::kNone) return e;
+  }
+  for (const auto& tp : removed) g.offsets.erase(tp);
+  return ErrorCode::kNone;
+}
+
+ErrorCode GroupShard::DeleteGroup(const std::string& group) {
+  if (group.empty()) return ErrorCode::kInvalidGroupId;
+  auto it = groups_.find(group);
+  if (it == groups_.end() || it->second->Is(GroupState::kDead)) {
+    return ErrorCode::kGroupIdNotFound;
+  }
+  Group& g = *it->second;
+  if (!g.Is(GroupState::kEmpty)) return ErrorCode::kNonEmptyGroup;
+  std::vector<KeyValue> records;
+  for (const auto& [tp, o] : g.offsets) {
+    records.push_back(OffsetCommitRecord(group, tp.first, tp.second, nullptr));
+  }
+  records.push_back(GroupMetadataRecord(group, nullptr));
+  if (ErrorCode e = Store(records); e != ErrorCode::kNone) return e;
+  Logger().info("group {} deleted with {} committed offsets", group, g.offsets.size());
+  RemoveGroup(group);
+  return ErrorCode::kNone;
+}
+
+size_t GroupShard::ExpireOffsets() {
+  const int64_t now = clock_.NowMs();
+  const int64_t retention = config_.offsets_retention_ms;
+  size_t total = 0;
+  std::vector<std::string> dead;
+  for (auto& [id, gp] : groups_) {
+    Group& g = *gp;
+    // KIP-211: a group's offsets age from when it became Empty; a group that never had
+    // members ages each commit on its own; a Stable consumer group ages the offsets of
+    // topics it no longer subscribes to.
+    std::optional<std::set<std::string>> subscribed;
+    bool by_commit = true;
+    if (!g.protocol_type.empty() && g.Is(GroupState::kEmpty)) {
+      by_commit = g.state_ms < 0;
+    } else if (g.protocol_type == "consumer" && g.Is(GroupState::kStable)) {
+      subscribed = g.SubscribedTopics();
+      if (!subscribed) continue;
+    } else if (!g.protocol_type.empty()) {
+      continue;
+    }
+    std::vector<KeyValue> records;
+    std::vector<std::pair<std::string, int32_t>> expired;
+    for (const auto& [tp, o] : g.offsets) {
+      if (subscribed && subscribed->contains(tp.first)) continue;
+      const int64_t base = by_commit ? o.commit_ms : g.state_ms;
+      const bool old = o.expire_ms >= 0 ? now >= o.expire_ms : now - base >= retention;
+      if (!old) continue;
+      records.push_back(OffsetCommitRecord(id, tp.first, tp.second, nullptr));
+      expired.push_back(tp);
+    }
+    const bool drop = g.Is(GroupState::kEmpty) && expired.size() == g.offsets.size();
+    if (drop) records.push_back(GroupMetadataRecord(id, nullptr));
+    if (records.empty()) continue;
+    if (Store(records) != ErrorCode::kNone) continue;
+    for (const auto& tp : expired) g.offsets.erase(tp);
+    total += expired.size();
+    if (drop) dead.push_back(id);
+  }
+  for (const std::string& id : dead) RemoveGroup(id);
+  if (total > 0 || !dead.empty()) {
+    Logger().info("expired {} committed offsets and removed {} empty groups", total, dead.size());
+  }
+  return total;
+}
+
+}  // namespace fjord::coordinator
