@@ -240,6 +240,144 @@ def request(api_key, version, correlation_id, body, flexible=False):
 
 
 # ---------------------------------------------------------------------------------------
+# Groups: the classic group protocol and committed offsets (test_groups, bench/groups).
+
+OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR = 8, 9, 10
+JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 11, 12, 13, 14
+DESCRIBE_GROUPS, LIST_GROUPS = 15, 16
+
+OFFSET_METADATA_TOO_LARGE = 12
+COORDINATOR_LOAD_IN_PROGRESS = 14
+COORDINATOR_NOT_AVAILABLE = 15
+ILLEGAL_GENERATION = 22
+INCONSISTENT_GROUP_PROTOCOL = 23
+UNKNOWN_MEMBER_ID = 25
+INVALID_SESSION_TIMEOUT = 26
+REBALANCE_IN_PROGRESS = 27
+MEMBER_ID_REQUIRED = 79
+
+
+def find_coordinator(cid, group):
+    return request(FIND_COORDINATOR, 0, cid, string(group))
+
+
+def join_group(cid, group, member_id, protocol_type="consumer", session_ms=10000,
+               protocols=(("range", b"sub"),)):
+    body = (string(group) + i32(session_ms) + i32(30000) + string(member_id) + string(None) +
+            string(protocol_type) +
+            array(list(protocols), lambda p: string(p[0]) + bytes_(p[1])))
+    return request(JOIN_GROUP, 5, cid, body)
+
+
+def parse_join(body):
+    r = Reader(body)
+    r.i32()
+    out = {"error": r.i16(), "generation": r.i32(), "protocol": r.string(), "leader": r.string(),
+           "member_id": r.string()}
+    out["members"] = r.array(lambda r: (r.string(), r.string(), r.bytes_()))
+    return out
+
+
+def sync_group(cid, group, generation, member_id, assignments=()):
+    body = (string(group) + i32(generation) + string(member_id) + string(None) +
+            array(list(assignments), lambda a: string(a[0]) + bytes_(a[1])))
+    return request(SYNC_GROUP, 3, cid, body)
+
+
+def parse_sync(body):
+    r = Reader(body)
+    r.i32()
+    return {"error": r.i16(), "assignment": r.bytes_()}
+
+
+def heartbeat(cid, group, generation, member_id):
+    return request(HEARTBEAT, 3, cid,
+                      string(group) + i32(generation) + string(member_id) + string(None))
+
+
+def parse_error_after_throttle(body):
+    r = Reader(body)
+    r.i32()
+    return r.i16()
+
+
+def offset_commit(cid, group, generation, member_id, topic, offset, metadata=""):
+    partition = i32(0) + i64(offset) + i32(-1) + string(metadata)
+    body = (string(group) + i32(generation) + string(member_id) + string(None) +
+            array([topic], lambda t: string(t) + array([0], lambda _: partition)))
+    return request(OFFSET_COMMIT, 7, cid, body)
+
+
+def parse_commit(body):
+    r = Reader(body)
+    r.i32()
+    topics = r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i16()))))
+    return topics[0][1][0][1]
+
+
+def offset_fetch(cid, group, topic):
+    return request(OFFSET_FETCH, 5, cid,
+                      string(group) + array([topic], lambda t: string(t) + array([0], i32)))
+
+
+def parse_fetch(body):
+    r = Reader(body)
+    r.i32()
+    topics = r.array(lambda r: (r.string(), r.array(
+        lambda r: (r.i32(), r.i64(), r.i32(), r.string(), r.i16()))))
+    return {"error": r.i16(), "offset": topics[0][1][0][1] if topics else None}
+
+
+def leave_group(cid, group, member_id):
+    body = string(group) + array([member_id], lambda m: string(m) + string(None))
+    return request(LEAVE_GROUP, 3, cid, body)
+
+
+def parse_leave(body):
+    r = Reader(body)
+    r.i32()
+    error = r.i16()
+    return error, r.array(lambda r: (r.string(), r.string(), r.i16()))
+
+
+def list_groups(cid, states):
+    body = compact_array(states, compact_string) + EMPTY_TAGS
+    return request(LIST_GROUPS, 4, cid, body, flexible=True)
+
+
+def parse_list(body):
+    r = Reader(body)
+    r.i32()
+    error = r.i16()
+
+    def group(r):
+        g = (r.compact_string(), r.compact_string(), r.compact_string())
+        r.tags()
+        return g
+    return error, r.compact_array(group)
+
+
+def describe_groups(cid, groups):
+    return request(DESCRIBE_GROUPS, 4, cid, array(groups, string) + boolean(False))
+
+
+def parse_describe(body):
+    r = Reader(body)
+    r.i32()
+
+    def member(r):
+        return {"member_id": r.string(), "instance": r.string(), "client_id": r.string(),
+                "client_host": r.string(), "metadata": r.bytes_(), "assignment": r.bytes_()}
+
+    def group(r):
+        g = {"error": r.i16(), "group": r.string(), "state": r.string(),
+             "protocol_type": r.string(), "protocol": r.string(), "members": r.array(member)}
+        r.i32()
+        return g
+    return r.array(group)
+
+
+# ---------------------------------------------------------------------------------------
 # RecordBatch v2.
 
 
