@@ -1,7 +1,6 @@
 #include "fjord/coordinator/group_coordinator.h"
 
 #include "absl/strings/str_cat.h"
-#include "fjord/base/logging.h"
 #include "fjord/cluster/partition.h"
 #include "fjord/cluster/replica_manager.h"
 #include "fjord/config/broker_config.h"
@@ -11,17 +10,13 @@
 #include "fjord/protocol/record_batch.h"
 #include "fjord/protocol/record_batch_builder.h"
 #include "fjord/storage/log.h"
+#include "logger.h"
 
 namespace fjord::coordinator {
 
 using protocol::ErrorCode;
 
 namespace {
-
-spdlog::logger& Logger() {
-  static spdlog::logger& logger = NamedLogger("group-coordinator");
-  return logger;
-}
 
 // Replays records from `next` up to `end`, at most `max_bytes` of them, into `shard`.
 // Advances `next`; fails on a record that does not decode.

@@ -3,22 +3,13 @@
 // group_shard.cc.
 
 #include "absl/strings/str_cat.h"
-#include "fjord/base/logging.h"
 #include "fjord/coordinator/group_shard.h"
 #include "fjord/net/event_loops.h"
+#include "logger.h"
 
 namespace fjord::coordinator {
 
 using protocol::ErrorCode;
-
-namespace {
-
-spdlog::logger& Logger() {
-  static spdlog::logger& logger = NamedLogger("group-coordinator");
-  return logger;
-}
-
-}  // namespace
 
 GroupShard::Group& GroupShard::GetOrCreate(const std::string& id) {
   auto& slot = groups_[id];

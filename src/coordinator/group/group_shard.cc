@@ -9,19 +9,14 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
-#include "fjord/base/logging.h"
 #include "fjord/net/event_loops.h"
+#include "logger.h"
 
 namespace fjord::coordinator {
 
 using protocol::ErrorCode;
 
 namespace {
-
-spdlog::logger& Logger() {
-  static spdlog::logger& logger = NamedLogger("group-coordinator");
-  return logger;
-}
 
 // Kafka's timeout for a new member's first JoinGroup: it cannot heart-beat yet, and a
 // client that gave up and retried must not leave a member behind forever.
