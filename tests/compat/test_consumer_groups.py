@@ -4,14 +4,13 @@ offsets, a silent member is expired after its session timeout, cooperative-stick
 only the partitions it must, a static member restarts without a rebalance, and groups and
 offsets come back after a broker restart."""
 
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
@@ -44,6 +43,7 @@ class Member:
     def __init__(self, case, group, name, **extra):
         self.name = name
         self.values = []
+        self.commit_failures = 0
         self.revoked = []
         self.assigned = []
         config = {"bootstrap.servers": case.bootstrap(), "group.id": group,
@@ -69,7 +69,12 @@ class Member:
         if m is None or m.error():
             return
         self.values.append(int(m.value()))
-        self.c.commit(message=m, asynchronous=False)
+        try:
+            self.c.commit(message=m, asynchronous=False)
+        except KafkaException:
+            # e.g. REBALANCE_IN_PROGRESS while the group completes a rebalance, as Kafka
+            # answers; the message is then part of the uncommitted tail.
+            self.commit_failures += 1
 
     def partitions(self):
         return {tp.partition for tp in self.c.assignment()}
@@ -128,8 +133,10 @@ class ConsumerGroupsTest(compat.BrokerCase):
         seen = lambda: a.values + b.values + c.values  # noqa: E731
         wait_until(lambda: set(seen()) == set(range(total)), 60, self.poll_all([a, c]),
                    "every message consumed")
-        # Every message was committed as it was processed, so nothing is read twice.
-        self.assertEqual(len(seen()), total)
+        # Every message was committed as it was processed, so nothing is read twice beyond
+        # the uncommitted tail: the messages whose commit a rebalance refused.
+        failures = a.commit_failures + b.commit_failures + c.commit_failures
+        self.assertLessEqual(len(seen()) - total, failures)
 
     def test_cross_client_group_kafka_python_and_librdkafka(self):
         topic, total = "groups-cross", 300

@@ -42,6 +42,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!again.ok() || again->metadata != r->metadata) std::abort();
     }
     shard.FinishLoad();
+    // Whatever a record said, the group it left behind takes requests without crashing.
+    shard.Heartbeat(r->group, "m", std::nullopt, 1);
+    std::vector<GroupShard::LeaveItem> leave = {{"m", std::nullopt}};
+    shard.Leave(r->group, leave, "");
+    GroupShard::JoinRequest join;
+    join.group_id = r->group.empty() ? "g" : r->group;
+    join.protocol_type = "consumer";
+    join.protocols = {{"range", {}}};
+    join.session_timeout_ms = 10000;
+    join.rebalance_timeout_ms = 10000;
+    shard.Join(std::move(join), [](JoinResult) {});
+    shard.ExpireOffsets();
   }
   const std::string_view id(reinterpret_cast<const char*>(data), size);
   const int32_t p = PartitionForGroup(id, 1 + data[0]);

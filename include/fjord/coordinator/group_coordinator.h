@@ -13,6 +13,7 @@
 // offsets.topic.num.partitions partitions, cleanup.policy=compact and
 // offsets.topic.segment.bytes, its replication factor capped at the live brokers.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -74,7 +75,8 @@ class GroupCoordinator {
                     std::function<void()> done);
 
   // Answers every parked JoinGroup and SyncGroup with NOT_COORDINATOR and stops the
-  // timers, so a shutting-down broker is not held up by rebalances. Asynchronous.
+  // timers, so a shutting-down broker is not held up by rebalances; later requests get
+  // NOT_COORDINATOR too. Asynchronous.
   void Shutdown();
 
  private:
@@ -96,6 +98,7 @@ class GroupCoordinator {
   const config::BrokerConfig& config_;
   Clock& clock_;
   GroupConfig group_config_;
+  std::atomic<bool> shutting_down_{false};
   // shards_[loop]: the shards of the partitions that loop owns; touched only there.
   std::vector<absl::flat_hash_map<int32_t, std::unique_ptr<LoadedShard>>> shards_;
 };

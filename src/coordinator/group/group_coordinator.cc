@@ -131,6 +131,7 @@ void GroupCoordinator::WithPartition(int32_t partition, bool skip_unled,
   storage::TopicPartition tp{kOffsetsTopic, PartitionId(partition)};
   const size_t loop = replicas_.LoopOf(tp);
   loops_.Post(loop, [this, tp, loop, partition, skip_unled, fn = std::move(fn)] {
+    if (shutting_down_.load()) return fn(nullptr, ErrorCode::kNotCoordinator);
     cluster::Partition* p = replicas_.Get(tp);
     if (p == nullptr || !p->IsLeader()) {
       if (skip_unled) return fn(nullptr, ErrorCode::kNone);
@@ -165,6 +166,7 @@ void GroupCoordinator::ForEachShard(const metadata::MetadataImage& image,
 }
 
 void GroupCoordinator::Shutdown() {
+  shutting_down_.store(true);
   for (size_t loop = 0; loop < shards_.size(); ++loop) {
     loops_.Post(loop, [this, loop] {
       for (auto& [partition, slot] : shards_[loop]) {

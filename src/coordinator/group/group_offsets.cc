@@ -105,11 +105,17 @@ void GroupShard::Replay(const GroupRecord& r) {
         g.members.emplace(m.id, std::move(m));
       }
       // A group with members comes back Stable (its last stored generation had an
-      // assignment); without members it is Empty.
-      g.state = g.members.empty() ? GroupState::kEmpty : GroupState::kStable;
-      if (g.members.empty()) {
+      // assignment); without members it is Empty. A leader or protocol the record does
+      // not back up (a damaged log) is not trusted.
+      g.state = GroupState::kStable;
+      if (g.members.empty() || !g.protocol) {
+        g.state = GroupState::kEmpty;
+        g.members.clear();
+        g.static_members.clear();
         g.protocol.reset();
         g.leader.reset();
+      } else if (!g.leader || !g.members.contains(*g.leader)) {
+        g.leader = g.members.begin()->first;
       }
       return;
     }
@@ -263,7 +269,8 @@ size_t GroupShard::ExpireOffsets() {
     for (const auto& [tp, o] : g.offsets) {
       if (subscribed && subscribed->contains(tp.first)) continue;
       const int64_t base = by_commit ? o.commit_ms : g.state_ms;
-      const bool old = o.expire_ms >= 0 ? now >= o.expire_ms : now - base >= retention;
+      // Written so that timestamps from a damaged record cannot overflow.
+      const bool old = o.expire_ms >= 0 ? now >= o.expire_ms : base <= now - retention;
       if (!old) continue;
       records.push_back(OffsetCommitRecord(id, tp.first, tp.second, nullptr));
       expired.push_back(tp);

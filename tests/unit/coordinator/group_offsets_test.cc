@@ -122,5 +122,31 @@ TEST(GroupShardTest, TombstonesDeleteOffsetsAndGroups) {
   EXPECT_EQ(f.shard->Find("g"), nullptr);
 }
 
+TEST(GroupShardTest, DamagedGroupRecordsAreNotTrusted) {
+  Fixture f;
+  StoredGroup stored;
+  stored.protocol_type = "consumer";
+  stored.generation = 3;
+  stored.protocol = "range";
+  stored.leader = "ghost";  // not a member
+  stored.members.push_back({"m1", std::nullopt, "c", "/h", 30000, 10000, {1}, {2}});
+  GroupRecord r;
+  r.kind = GroupRecord::Kind::kGroupMetadata;
+  r.group = "g";
+  r.metadata = stored;
+  f.shard->Replay(r);
+  f.shard->FinishLoad();
+  ASSERT_TRUE(f.shard->Find("g")->leader.has_value());
+  EXPECT_EQ(*f.shard->Find("g")->leader, "m1");
+  EXPECT_EQ(f.shard->Heartbeat("g", "m1", std::nullopt, 3), ErrorCode::kNone);
+
+  // Members without a selected protocol cannot have an assignment: taken as Empty.
+  stored.protocol.reset();
+  r.metadata = stored;
+  f.shard->Replay(r);
+  EXPECT_EQ(f.shard->Find("g")->state, GroupState::kEmpty);
+  EXPECT_TRUE(f.shard->Find("g")->members.empty());
+}
+
 }  // namespace
 }  // namespace fjord::coordinator
