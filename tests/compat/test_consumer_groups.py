@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -166,6 +167,52 @@ class ConsumerGroupsTest(compat.BrokerCase):
         wait_until(lambda: set(r.values + kp_values) == set(range(total)), 60, poll,
                    "every message consumed")
         self.assertEqual(len(r.values + kp_values), total)
+
+    def test_every_client_side_assignor_splits_the_topic(self):
+        # The coordinator only carries the assignors' bytes; each must still work end to end.
+        from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+        from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+        topic = "groups-assignors"
+        self.topic(topic, 60)
+        for strategy in ("roundrobin", "range"):
+            group = "assignor-" + strategy
+            a = Member(self, group, "a", **{"partition.assignment.strategy": strategy})
+            b = Member(self, group, "b", **{"partition.assignment.strategy": strategy})
+            for m in (a, b):
+                m.subscribe(topic)
+            wait_until(lambda: self.assert_split([a, b]), 30, self.poll_all([a, b]),
+                       "a 2-way %s split" % strategy)
+            a.close()
+            b.close()
+        for assignor in (RoundRobinPartitionAssignor, StickyPartitionAssignor):
+            consumers = [KafkaConsumer(topic, bootstrap_servers=self.bootstrap(),
+                                       group_id="kp-" + assignor.name,
+                                       partition_assignment_strategy=[assignor],
+                                       session_timeout_ms=6000, heartbeat_interval_ms=500,
+                                       api_version_auto_timeout_ms=30000) for _ in range(2)]
+            # kafka-python's poll blocks through a rebalance, so each member polls in its
+            # own thread (as applications run them).
+            stop = threading.Event()
+
+            def run(c):
+                while not stop.is_set():
+                    c.poll(timeout_ms=50)
+            threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in consumers]
+            for t in threads:
+                t.start()
+
+            def split():
+                parts = [{tp.partition for tp in c.assignment()} for c in consumers]
+                return all(parts) and not (parts[0] & parts[1]) and \
+                    (parts[0] | parts[1]) == set(range(PARTITIONS))
+            try:
+                wait_until(split, 60, None, "a 2-way kafka-python %s split" % assignor.name)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(30)
+                for c in consumers:
+                    c.close()
 
     def test_silent_member_is_expired_after_its_session_timeout(self):
         topic = "groups-silent"
