@@ -39,6 +39,7 @@ constexpr ServedApi kServed[] = {
     {ApiKey::kCreateTopics, 2, 2, 7, HandleCreateTopics},
     {ApiKey::kDeleteTopics, 1, 1, 6, HandleDeleteTopics},
     {ApiKey::kDeleteRecords, 0, 0, 2, HandleDeleteRecords},
+    {ApiKey::kInitProducerId, 0, 0, 5, HandleInitProducerId},
     {ApiKey::kDeleteGroups, 0, 0, 2, HandleDeleteGroups},
     {ApiKey::kOffsetDelete, 0, 0, 0, HandleOffsetDelete},
     {ApiKey::kOffsetForLeaderEpoch, 2, 2, 4, HandleOffsetForLeaderEpoch},

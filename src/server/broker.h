@@ -15,6 +15,19 @@
 
 namespace fjord::server {
 
+// Producer ids for InitProducerId, served from blocks reserved through the controller.
+// Thread-safe; `done` runs on the caller's thread or the controller's.
+class ProducerIdSource {
+ public:
+  explicit ProducerIdSource(controller::QuorumController& controller);
+  void Next(std::function<void(absl::StatusOr<int64_t>)> done);
+
+ private:
+  struct State;
+  controller::QuorumController& controller_;
+  std::shared_ptr<State> state_;
+};
+
 class Broker {
  public:
   explicit Broker(BrokerServices services);
@@ -31,6 +44,7 @@ class Broker {
   BrokerServices s;
   std::unique_ptr<FetchSessionCache> fetch_sessions;
   std::unique_ptr<coordinator::GroupCoordinator> groups;
+  std::unique_ptr<ProducerIdSource> producer_ids;
 };
 
 // Posts fn to the loop of the request's connection (answers leave from there).
@@ -63,6 +77,7 @@ void HandleOffsetCommit(Broker& b, RequestPtr r);
 void HandleOffsetFetch(Broker& b, RequestPtr r);
 void HandleOffsetDelete(Broker& b, RequestPtr r);
 void HandleJoinGroup(Broker& b, RequestPtr r);
+void HandleInitProducerId(Broker& b, RequestPtr r);
 void HandleSyncGroup(Broker& b, RequestPtr r);
 void HandleHeartbeat(Broker& b, RequestPtr r);
 void HandleLeaveGroup(Broker& b, RequestPtr r);

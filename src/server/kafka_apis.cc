@@ -16,7 +16,8 @@ Broker::Broker(BrokerServices services)
           static_cast<size_t>(s.config->GetInt("max.incremental.fetch.session.cache.slots")),
           *s.clock)),
       groups(std::make_unique<coordinator::GroupCoordinator>(*s.loops, *s.replicas, *s.controller,
-                                                             *s.config, *s.clock)) {}
+                                                             *s.config, *s.clock)),
+      producer_ids(std::make_unique<ProducerIdSource>(*s.controller)) {}
 
 KafkaApis::KafkaApis(BrokerServices services)
     : broker_(std::make_unique<Broker>(std::move(services))) {}

@@ -30,6 +30,10 @@ ErrorCode ToErrorCode(storage::AppendError e) {
       return ErrorCode::kInvalidTimestamp;
     case storage::AppendError::kUnsupportedMagic:
       return ErrorCode::kUnsupportedForMessageFormat;
+    case storage::AppendError::kOutOfOrderSequence:
+      return ErrorCode::kOutOfOrderSequenceNumber;
+    case storage::AppendError::kInvalidProducerEpoch:
+      return ErrorCode::kInvalidProducerEpoch;
     case storage::AppendError::kOffsetOutOfOrder:
     case storage::AppendError::kStorage:
       return ErrorCode::kKafkaStorageError;

@@ -13,6 +13,12 @@ namespace {
 constexpr absl::string_view kDeletedSuffix = ".deleted";
 constexpr std::string_view kLeaderEpochFile = "leader-epoch-checkpoint";
 
+// The sequence of a batch's last record: sequences wrap from INT32_MAX to 0.
+int32_t LastSequence(const protocol::RecordBatchHeader& h) {
+  const int64_t last = int64_t{h.base_sequence} + h.last_offset_delta;
+  return static_cast<int32_t>(last > INT32_MAX ? last - INT32_MAX - 1 : last);
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<uint8_t>> ReadRegions(const std::vector<FileRegion>& regions) {
@@ -125,7 +131,8 @@ absl::Status Log::Load() {
   if (!epochs.ok()) return epochs.status();
   epochs_ = std::move(*epochs);
   if (absl::Status s = epochs_->TruncateFromEnd(active().next_offset()); !s.ok()) return s;
-  return epochs_->TruncateFromStart(log_start_offset_);
+  if (absl::Status s = epochs_->TruncateFromStart(log_start_offset_); !s.ok()) return s;
+  return LoadProducers();
 }
 
 absl::StatusOr<bool> Log::MaybeRoll(uint64_t bytes, const LogAppendInfo& info) {
@@ -213,6 +220,57 @@ absl::Status Log::UpdateEpochCache(std::span<const uint8_t> batches) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<ProducerBatch>> Log::CheckProducers(std::span<const uint8_t> batches) {
+  protocol::RecordBatchIterator it(batches);
+  std::optional<ProducerBatch> duplicate;
+  while (it.Next()) {
+    const protocol::RecordBatchHeader& h = it.batch().header();
+    if (!h.is_idempotent() || h.is_control()) continue;
+    ProducerStateTable::Verdict v =
+        producers_.Check(h.producer_id, h.producer_epoch, h.base_sequence, LastSequence(h));
+    if (v.error != AppendError::kNone) return AppendFailure(v.error, std::move(v.message));
+    if (v.duplicate) duplicate = v.duplicate;
+  }
+  return duplicate;
+}
+
+void Log::RecordProducers(std::span<const uint8_t> batches) {
+  protocol::RecordBatchIterator it(batches);
+  while (it.Next()) {
+    const protocol::RecordBatchHeader& h = it.batch().header();
+    if (!h.is_idempotent() || h.is_control()) continue;
+    producers_.Record(
+        h.producer_id, h.producer_epoch,
+        {h.base_sequence, LastSequence(h), h.base_offset, h.last_offset(), h.max_timestamp});
+  }
+}
+
+absl::Status Log::LoadProducers() {
+  // Without producer snapshots, the newest segments are read back: a producer retries a
+  // batch within its delivery timeout, long before two segments roll.
+  constexpr size_t kSegmentsToScan = 2;
+  auto it = segments_.end();
+  for (size_t i = 0; i < kSegmentsToScan && it != segments_.begin(); ++i) --it;
+  for (; it != segments_.end(); ++it) {
+    Segment& seg = *it->second;
+    Offset from = std::max(seg.base_offset(), log_start_offset_);
+    while (from < seg.next_offset()) {
+      absl::StatusOr<Segment::ReadSlice> slice = seg.Read(from, 1 << 20, seg.next_offset(), true);
+      if (!slice.ok()) return slice.status();
+      if (!slice->region) break;
+      absl::StatusOr<std::vector<uint8_t>> bytes = ReadRegions({*slice->region});
+      if (!bytes.ok()) return bytes.status();
+      protocol::RecordBatchIterator batches(*bytes);
+      Offset next = from;
+      while (batches.Next()) next = batches.batch().header().next_offset();
+      if (next <= from) break;
+      RecordProducers(*bytes);
+      from = next;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Log::AssignEpoch(LeaderEpoch epoch, Offset start_offset) {
   if (epoch.value < 0) return absl::OkStatus();
   std::optional<LeaderEpoch> latest = epochs_->LatestEpoch();
@@ -255,7 +313,21 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
     ValidationContext ctx{origin, active().next_offset(), leader_epoch, clock_.NowMs()};
     absl::StatusOr<LogAppendInfo> info = ValidateAndAssignOffsets(records, config_, ctx);
     if (!info.ok()) return info.status();
-    out = Write(records.first(info->valid_bytes), *info, leader_epoch, &plan);
+    const std::span<const uint8_t> valid = records.first(info->valid_bytes);
+    absl::StatusOr<std::optional<ProducerBatch>> duplicate = CheckProducers(valid);
+    if (!duplicate.ok()) return duplicate.status();
+    if (*duplicate) {
+      // A retry of a batch already written: answer with its offsets, write nothing.
+      LogAppendInfo d = *info;
+      d.first_offset = (*duplicate)->first_offset;
+      d.last_offset = (*duplicate)->last_offset;
+      d.log_start_offset = log_start_offset_;
+      d.batch_count = 0;
+      d.record_count = 0;
+      return d;
+    }
+    out = Write(valid, *info, leader_epoch, &plan);
+    if (out.ok()) RecordProducers(valid);
   }
   if (!out.ok()) return out;
   if (absl::Status s = AfterAppend(plan); !s.ok()) return s;
@@ -277,6 +349,7 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsFollower(std::span<const uint8_t> rec
       return info;
     }
     out = Write(records.first(info->valid_bytes), *info, std::nullopt, &plan);
+    if (out.ok()) RecordProducers(records.first(info->valid_bytes));
   }
   if (!out.ok()) return out;
   if (absl::Status s = AfterAppend(plan); !s.ok()) return s;
@@ -451,6 +524,7 @@ absl::StatusOr<bool> Log::TruncateTo(Offset offset) {
   recovery_point_ = std::min(recovery_point_, leo);
   log_start_offset_ = std::min(log_start_offset_, leo);
   if (absl::Status s = epochs_->TruncateFromEnd(leo); !s.ok()) return s;
+  producers_.TruncateFrom(leo);
   return true;
 }
 
@@ -464,6 +538,7 @@ absl::Status Log::TruncateFullyLocked(Offset offset) {
   std::vector<Offset> drop;
   for (const auto& [base, seg] : segments_) drop.push_back(base);
   if (absl::Status s = RemoveSegments(drop); !s.ok()) return s;
+  producers_.Clear();
   auto seg = Segment::Create(fs_, dir_, offset, SegmentOptions(), clock_.NowMs());
   if (!seg.ok()) return seg.status();
   segments_.emplace(offset, std::move(*seg));

@@ -30,6 +30,8 @@ absl::StatusCode CodeFor(AppendError error) {
     case AppendError::kUnsupportedMagic:
       return absl::StatusCode::kUnimplemented;
     case AppendError::kOffsetOutOfOrder:
+    case AppendError::kOutOfOrderSequence:
+    case AppendError::kInvalidProducerEpoch:
       return absl::StatusCode::kFailedPrecondition;
     case AppendError::kNone:
     case AppendError::kStorage:

@@ -320,7 +320,7 @@ def offset_fetch(cid, group, topic):
                       string(group) + array([topic], lambda t: string(t) + array([0], i32)))
 
 
-def parse_fetch(body):
+def parse_offset_fetch(body):
     r = Reader(body)
     r.i32()
     topics = r.array(lambda r: (r.string(), r.array(
@@ -393,14 +393,17 @@ def record(offset_delta, timestamp_delta, key, value, headers=()):
     return varint(len(body)) + body
 
 
-def record_batch(values, timestamp_ms=None, base_offset=0, corrupt_crc=False, keys=None):
-    """Builds an uncompressed RecordBatch v2 holding one record per value."""
+def record_batch(values, timestamp_ms=None, base_offset=0, corrupt_crc=False, keys=None,
+                 producer=(-1, -1, -1)):
+    """Builds an uncompressed RecordBatch v2 holding one record per value; `producer` is
+    (producer id, epoch, base sequence) for an idempotent batch."""
     if timestamp_ms is None:
         timestamp_ms = int(time.time() * 1000)
     recs = b"".join(
         record(i, 0, None if keys is None else keys[i], v) for i, v in enumerate(values))
     after_crc = (i16(0) + i32(len(values) - 1) + i64(timestamp_ms) + i64(timestamp_ms) +
-                 i64(-1) + i16(-1) + i32(-1) + i32(len(values)) + recs)
+                 i64(producer[0]) + i16(producer[1]) + i32(producer[2]) + i32(len(values)) +
+                 recs)
     crc = crc32c(after_crc)
     if corrupt_crc:
         crc ^= 0xDEADBEEF

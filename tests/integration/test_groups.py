@@ -15,7 +15,7 @@ from kafka_wire import (COORDINATOR_LOAD_IN_PROGRESS, ILLEGAL_GENERATION,
                         REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID, describe_groups,
                         find_coordinator, heartbeat, join_group, leave_group, list_groups,
                         offset_commit, offset_fetch, parse_commit, parse_describe,
-                        parse_error_after_throttle, parse_fetch, parse_join, parse_leave,
+                        parse_error_after_throttle, parse_offset_fetch, parse_join, parse_leave,
                         parse_list, parse_sync, sync_group)
 
 class GroupProtocolTest(common.BrokerTestCase):
@@ -63,7 +63,7 @@ class GroupProtocolTest(common.BrokerTestCase):
         self.assertEqual(commit(1, "nobody"), UNKNOWN_MEMBER_ID)
         self.assertEqual(commit(-1, ""), UNKNOWN_MEMBER_ID)  # a simple commit needs no members
         self.assertEqual(commit(1, member, metadata="m" * 5000), OFFSET_METADATA_TOO_LARGE)
-        self.assertEqual(parse_fetch(self.c.call(offset_fetch, g, self.topic)),
+        self.assertEqual(parse_offset_fetch(self.c.call(offset_fetch, g, self.topic)),
                          {"error": kw.NONE, "offset": 42})
 
         other = self.join(g, "", protocol_type="connect")
@@ -90,7 +90,7 @@ class GroupProtocolTest(common.BrokerTestCase):
         self.assertEqual(parse_describe(self.c.call(describe_groups, [g]))[0]["state"], "Empty")
         self.assertEqual(hb(2, member), UNKNOWN_MEMBER_ID)
         # The offsets stay with the empty group.
-        self.assertEqual(parse_fetch(self.c.call(offset_fetch, g, self.topic))["offset"], 42)
+        self.assertEqual(parse_offset_fetch(self.c.call(offset_fetch, g, self.topic))["offset"], 42)
 
     def test_second_member_rebalances_the_first(self):
         g = "wire-rebalance"
@@ -138,11 +138,11 @@ class LoadInProgressTest(common.BrokerTestCase):
         type(self).broker = new
         self.addCleanup(old.cleanup)
         c = self.client(timeout=20.0)
-        first = parse_fetch(c.call(offset_fetch, "loading-group", topic))
+        first = parse_offset_fetch(c.call(offset_fetch, "loading-group", topic))
         self.assertEqual(first["error"], COORDINATOR_LOAD_IN_PROGRESS)
         deadline = time.monotonic() + 20
         while True:
-            r = parse_fetch(c.call(offset_fetch, "loading-group", topic))
+            r = parse_offset_fetch(c.call(offset_fetch, "loading-group", topic))
             if r["error"] == kw.NONE:
                 break
             self.assertEqual(r["error"], COORDINATOR_LOAD_IN_PROGRESS)

@@ -36,6 +36,7 @@
 #include "fjord/storage/leader_epoch_cache.h"
 #include "fjord/storage/log_config.h"
 #include "fjord/storage/log_validator.h"
+#include "fjord/storage/producer_state.h"
 #include "fjord/storage/segment.h"
 
 namespace fjord::storage {
@@ -175,6 +176,14 @@ class Log {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status UpdateEpochCache(std::span<const uint8_t> batches)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // KIP-98: checks a client's idempotent batch against its producer's history; returns
+  // the original batch when it is a retried duplicate, or the append error.
+  absl::StatusOr<std::optional<ProducerBatch>> CheckProducers(std::span<const uint8_t> batches)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Records the idempotent batches among `batches` (written, or read back on load).
+  void RecordProducers(std::span<const uint8_t> batches) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds the producer state from the newest segments after a load.
+  absl::Status LoadProducers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   FileSystem& fs_;
   Clock& clock_;
@@ -194,6 +203,7 @@ class Log {
   int64_t last_flush_ms_ ABSL_GUARDED_BY(mu_) = 0;
   bool dir_dirty_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<LeaderEpochCache> epochs_ ABSL_GUARDED_BY(mu_);
+  ProducerStateTable producers_ ABSL_GUARDED_BY(mu_);
   struct PendingDelete {
     std::shared_ptr<Segment> segment;
     int64_t due_ms;

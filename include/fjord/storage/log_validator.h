@@ -22,14 +22,16 @@ namespace fjord::storage {
 
 enum class AppendError : uint8_t {
   kNone = 0,
-  kCorruptMessage,      // CORRUPT_MESSAGE (2): CRC, framing, truncated batch
-  kInvalidRecord,       // INVALID_RECORD (87): well-framed but invalid contents
-  kMessageTooLarge,     // MESSAGE_TOO_LARGE (10): a batch over max.message.bytes
-  kRecordListTooLarge,  // RECORD_LIST_TOO_LARGE (18): the append exceeds segment.bytes
-  kInvalidTimestamp,    // INVALID_TIMESTAMP (32): outside the before/after bounds
-  kUnsupportedMagic,    // UNSUPPORTED_FOR_MESSAGE_FORMAT (43): magic 0/1 on a v2 path
-  kOffsetOutOfOrder,    // a follower batch below the log end offset (replication bug)
-  kStorage,             // KAFKA_STORAGE_ERROR (56): the disk failed
+  kCorruptMessage,        // CORRUPT_MESSAGE (2): CRC, framing, truncated batch
+  kInvalidRecord,         // INVALID_RECORD (87): well-framed but invalid contents
+  kMessageTooLarge,       // MESSAGE_TOO_LARGE (10): a batch over max.message.bytes
+  kRecordListTooLarge,    // RECORD_LIST_TOO_LARGE (18): the append exceeds segment.bytes
+  kInvalidTimestamp,      // INVALID_TIMESTAMP (32): outside the before/after bounds
+  kUnsupportedMagic,      // UNSUPPORTED_FOR_MESSAGE_FORMAT (43): magic 0/1 on a v2 path
+  kOffsetOutOfOrder,      // a follower batch below the log end offset (replication bug)
+  kOutOfOrderSequence,    // OUT_OF_ORDER_SEQUENCE_NUMBER (45): an idempotent sequence gap
+  kInvalidProducerEpoch,  // INVALID_PRODUCER_EPOCH (47): an older producer epoch (fenced)
+  kStorage,               // KAFKA_STORAGE_ERROR (56): the disk failed
 };
 
 // A status whose code fits the failure and which carries `error` for AppendErrorOf.
