@@ -127,8 +127,7 @@ bool FetchOperation::Prepare() {
     if (topic == nullptr) {
       pd.error_code =
           Code(v >= 13 ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
-    } else if (key.partition < 0 ||
-               static_cast<size_t>(key.partition) >= topic->partitions.size()) {
+    } else if (!topic->HasPartition(key.partition)) {
       pd.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
     } else if (from_follower) {
       // Every partition has this node as its only replica: there are no followers.

@@ -170,8 +170,7 @@ void HandleOffsetDelete(Broker& b, RequestPtr r) {
       GroupShard::DeleteItem item;
       item.topic = t.name;
       item.partition = p.partition_index.value;
-      if (topic == nullptr || p.partition_index.value < 0 ||
-          static_cast<size_t>(p.partition_index.value) >= topic->partitions.size()) {
+      if (topic == nullptr || !topic->HasPartition(p.partition_index.value)) {
         item.error = ErrorCode::kUnknownTopicOrPartition;
       }
       items->push_back(std::move(item));

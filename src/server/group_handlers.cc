@@ -135,8 +135,7 @@ void HandleOffsetCommit(Broker& b, RequestPtr r) {
       if (r->version <= 4 && req->retention_time_ms >= 0) {
         item.offset.expire_ms = b.s.clock->NowMs() + req->retention_time_ms;
       }
-      if (topic == nullptr || p.partition_index.value < 0 ||
-          static_cast<size_t>(p.partition_index.value) >= topic->partitions.size()) {
+      if (topic == nullptr || !topic->HasPartition(p.partition_index.value)) {
         item.error = ErrorCode::kUnknownTopicOrPartition;
       }
       items->push_back(std::move(item));

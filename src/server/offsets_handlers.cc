@@ -31,8 +31,7 @@ std::vector<std::pair<size_t, size_t>> Resolve(const metadata::MetadataImage& im
     const auto& parts = partitions_of(topics[t]);
     for (size_t p = 0; p < parts.size(); ++p) {
       PartitionId index = index_of(parts[p]);
-      if (topic == nullptr || index.value < 0 ||
-          static_cast<size_t>(index.value) >= topic->partitions.size()) {
+      if (topic == nullptr || !topic->HasPartition(index.value)) {
         emit(t, p, ErrorCode::kUnknownTopicOrPartition);
         continue;
       }

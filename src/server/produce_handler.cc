@@ -77,8 +77,7 @@ void HandleProduce(Broker& b, RequestPtr r) {
       if (request_error != ErrorCode::kNone) {
         pr.error_code = Code(request_error);
         if (!request_message.empty()) pr.error_message = request_message;
-      } else if (topic == nullptr || pd.index.value < 0 ||
-                 static_cast<size_t>(pd.index.value) >= topic->partitions.size()) {
+      } else if (topic == nullptr || !topic->HasPartition(pd.index.value)) {
         pr.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
       } else if (pd.records.is_null || pd.records.bytes.empty()) {
         pr.error_code = Code(ErrorCode::kCorruptMessage);

@@ -13,12 +13,6 @@ namespace {
 constexpr absl::string_view kDeletedSuffix = ".deleted";
 constexpr std::string_view kLeaderEpochFile = "leader-epoch-checkpoint";
 
-// The sequence of a batch's last record: sequences wrap from INT32_MAX to 0.
-int32_t LastSequence(const protocol::RecordBatchHeader& h) {
-  const int64_t last = int64_t{h.base_sequence} + h.last_offset_delta;
-  return static_cast<int32_t>(last > INT32_MAX ? last - INT32_MAX - 1 : last);
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<uint8_t>> ReadRegions(const std::vector<FileRegion>& regions) {
@@ -220,53 +214,29 @@ absl::Status Log::UpdateEpochCache(std::span<const uint8_t> batches) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<ProducerBatch>> Log::CheckProducers(std::span<const uint8_t> batches) {
-  protocol::RecordBatchIterator it(batches);
+absl::StatusOr<std::optional<ProducerBatch>> Log::CheckProducers(const LogAppendInfo& info) const {
   std::optional<ProducerBatch> duplicate;
-  while (it.Next()) {
-    const protocol::RecordBatchHeader& h = it.batch().header();
-    if (!h.is_idempotent() || h.is_control()) continue;
+  for (const ProducerAppend& a : info.producer_batches) {
     ProducerStateTable::Verdict v =
-        producers_.Check(h.producer_id, h.producer_epoch, h.base_sequence, LastSequence(h));
+        producers_.Check(a.producer_id, a.epoch, a.batch.first_seq, a.batch.last_seq);
     if (v.error != AppendError::kNone) return AppendFailure(v.error, std::move(v.message));
     if (v.duplicate) duplicate = v.duplicate;
   }
   return duplicate;
 }
 
-void Log::RecordProducers(std::span<const uint8_t> batches) {
-  protocol::RecordBatchIterator it(batches);
-  while (it.Next()) {
-    const protocol::RecordBatchHeader& h = it.batch().header();
-    if (!h.is_idempotent() || h.is_control()) continue;
-    producers_.Record(
-        h.producer_id, h.producer_epoch,
-        {h.base_sequence, LastSequence(h), h.base_offset, h.last_offset(), h.max_timestamp});
-  }
-}
-
 absl::Status Log::LoadProducers() {
-  // Without producer snapshots, the newest segments are read back: a producer retries a
-  // batch within its delivery timeout, long before two segments roll.
+  // Without producer snapshots, the newest segments' batch headers are read back: a
+  // producer retries a batch within its delivery timeout, long before two segments roll.
   constexpr size_t kSegmentsToScan = 2;
   auto it = segments_.end();
   for (size_t i = 0; i < kSegmentsToScan && it != segments_.begin(); ++i) --it;
   for (; it != segments_.end(); ++it) {
-    Segment& seg = *it->second;
-    Offset from = std::max(seg.base_offset(), log_start_offset_);
-    while (from < seg.next_offset()) {
-      absl::StatusOr<Segment::ReadSlice> slice = seg.Read(from, 1 << 20, seg.next_offset(), true);
-      if (!slice.ok()) return slice.status();
-      if (!slice->region) break;
-      absl::StatusOr<std::vector<uint8_t>> bytes = ReadRegions({*slice->region});
-      if (!bytes.ok()) return bytes.status();
-      protocol::RecordBatchIterator batches(*bytes);
-      Offset next = from;
-      while (batches.Next()) next = batches.batch().header().next_offset();
-      if (next <= from) break;
-      RecordProducers(*bytes);
-      from = next;
-    }
+    absl::Status s = it->second->ForEachBatchHeader([this](const protocol::RecordBatchHeader& h) {
+      if (h.last_offset() < log_start_offset_) return;
+      if (auto a = ProducerAppendOf(h, h.base_offset, h.max_timestamp)) producers_.Record(*a);
+    });
+    if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -314,7 +284,7 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
     absl::StatusOr<LogAppendInfo> info = ValidateAndAssignOffsets(records, config_, ctx);
     if (!info.ok()) return info.status();
     const std::span<const uint8_t> valid = records.first(info->valid_bytes);
-    absl::StatusOr<std::optional<ProducerBatch>> duplicate = CheckProducers(valid);
+    absl::StatusOr<std::optional<ProducerBatch>> duplicate = CheckProducers(*info);
     if (!duplicate.ok()) return duplicate.status();
     if (*duplicate) {
       // A retry of a batch already written: answer with its offsets, write nothing.
@@ -327,7 +297,9 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
       return d;
     }
     out = Write(valid, *info, leader_epoch, &plan);
-    if (out.ok()) RecordProducers(valid);
+    if (out.ok()) {
+      for (const ProducerAppend& a : info->producer_batches) producers_.Record(a);
+    }
   }
   if (!out.ok()) return out;
   if (absl::Status s = AfterAppend(plan); !s.ok()) return s;
@@ -349,7 +321,9 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsFollower(std::span<const uint8_t> rec
       return info;
     }
     out = Write(records.first(info->valid_bytes), *info, std::nullopt, &plan);
-    if (out.ok()) RecordProducers(records.first(info->valid_bytes));
+    if (out.ok()) {
+      for (const ProducerAppend& a : info->producer_batches) producers_.Record(a);
+    }
   }
   if (!out.ok()) return out;
   if (absl::Status s = AfterAppend(plan); !s.ok()) return s;

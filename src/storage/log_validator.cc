@@ -142,6 +142,22 @@ AppendError AppendErrorOf(const absl::Status& status) {
   return static_cast<AppendError>(static_cast<uint8_t>((*p)[0]));
 }
 
+std::optional<ProducerAppend> ProducerAppendOf(const RecordBatchHeader& h, Offset base_offset,
+                                               int64_t max_timestamp) {
+  if (!h.is_idempotent() || h.is_control()) return std::nullopt;
+  const int64_t last_seq = int64_t{h.base_sequence} + h.last_offset_delta;
+  ProducerAppend a;
+  a.producer_id = h.producer_id;
+  a.epoch = h.producer_epoch;
+  a.batch.first_seq = h.base_sequence;
+  a.batch.last_seq =
+      static_cast<int32_t>(last_seq > INT32_MAX ? last_seq - INT32_MAX - 1 : last_seq);
+  a.batch.first_offset = base_offset;
+  a.batch.last_offset = base_offset + h.last_offset_delta;
+  a.batch.max_timestamp = max_timestamp;
+  return a;
+}
+
 absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> records,
                                                        const LogConfig& config,
                                                        const ValidationContext& context) {
@@ -207,6 +223,7 @@ absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> record
       }
     }
     const Offset last = next + h.last_offset_delta;
+    if (auto p = ProducerAppendOf(h, next, max_ts)) info.producer_batches.push_back(*p);
     AddBatch(last, max_ts, h.records_count, &info);
     next = last + 1;
   }
@@ -237,6 +254,9 @@ absl::StatusOr<LogAppendInfo> ValidateReplicatedBatches(std::span<const uint8_t>
                            absl::StrCat("batch offsets overflow at offset ", h.base_offset.value));
     }
     if (info.batch_count == 0) info.first_offset = h.base_offset;
+    if (auto p = ProducerAppendOf(h, h.base_offset, h.max_timestamp)) {
+      info.producer_batches.push_back(*p);
+    }
     AddBatch(h.last_offset(), h.max_timestamp, h.records_count, &info);
     expected = h.next_offset();
   }

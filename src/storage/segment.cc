@@ -142,8 +142,8 @@ absl::Status Segment::OpenIndexes() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<BatchLocation>> Segment::ReadLocation(uint64_t position) const {
-  if (position >= size_) return std::optional<BatchLocation>();
+absl::StatusOr<std::optional<RecordBatchHeader>> Segment::ReadHeader(uint64_t position) const {
+  if (position >= size_) return std::optional<RecordBatchHeader>();
   uint8_t buf[kRecordBatchHeaderSize];
   if (size_ - position < kRecordBatchHeaderSize) {
     return absl::DataLossError(
@@ -160,7 +160,26 @@ absl::StatusOr<std::optional<BatchLocation>> Segment::ReadLocation(uint64_t posi
     return absl::DataLossError(
         absl::StrCat(log_->path(), ": bad batch header at position ", position));
   }
-  return std::optional<BatchLocation>(LocationOf(h, position));
+  return std::optional<RecordBatchHeader>(h);
+}
+
+absl::StatusOr<std::optional<BatchLocation>> Segment::ReadLocation(uint64_t position) const {
+  absl::StatusOr<std::optional<RecordBatchHeader>> h = ReadHeader(position);
+  if (!h.ok()) return h.status();
+  if (!*h) return std::optional<BatchLocation>();
+  return std::optional<BatchLocation>(LocationOf(**h, position));
+}
+
+absl::Status Segment::ForEachBatchHeader(
+    const std::function<void(const RecordBatchHeader&)>& fn) const {
+  uint64_t position = 0;
+  while (true) {
+    absl::StatusOr<std::optional<RecordBatchHeader>> h = ReadHeader(position);
+    if (!h.ok()) return h.status();
+    if (!*h) return absl::OkStatus();
+    fn(**h);
+    position += (*h)->size_in_bytes();
+  }
 }
 
 absl::Status Segment::IndexBatch(const BatchLocation& batch) {

@@ -38,6 +38,10 @@ struct TopicImage {
   std::string name;
   protocol::Uuid id;
   std::vector<PartitionImage> partitions;  // index == partition id
+
+  bool HasPartition(int32_t partition) const {
+    return partition >= 0 && static_cast<size_t>(partition) < partitions.size();
+  }
 };
 
 struct BrokerEndpoint {

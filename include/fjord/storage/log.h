@@ -178,11 +178,9 @@ class Log {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // KIP-98: checks a client's idempotent batch against its producer's history; returns
   // the original batch when it is a retried duplicate, or the append error.
-  absl::StatusOr<std::optional<ProducerBatch>> CheckProducers(std::span<const uint8_t> batches)
+  absl::StatusOr<std::optional<ProducerBatch>> CheckProducers(const LogAppendInfo& info) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Records the idempotent batches among `batches` (written, or read back on load).
-  void RecordProducers(std::span<const uint8_t> batches) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Rebuilds the producer state from the newest segments after a load.
+  // Rebuilds the producer state from the newest segments' batch headers after a load.
   absl::Status LoadProducers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   FileSystem& fs_;

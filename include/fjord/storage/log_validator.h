@@ -10,12 +10,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fjord/base/types.h"
+#include "fjord/protocol/record_batch.h"
 #include "fjord/storage/log_config.h"
 
 namespace fjord::storage {
@@ -52,6 +55,27 @@ struct ValidationContext {
   int64_t now_ms = 0;
 };
 
+// One idempotent batch (KIP-98): its sequence range and where it landed in the log.
+struct ProducerBatch {
+  int32_t first_seq = -1;
+  int32_t last_seq = -1;
+  Offset first_offset{-1};
+  Offset last_offset{-1};
+  int64_t max_timestamp = -1;
+};
+
+// An idempotent batch of an append and the producer that wrote it.
+struct ProducerAppend {
+  ProducerId producer_id{-1};
+  ProducerEpoch epoch{-1};
+  ProducerBatch batch;
+};
+
+// The producer's view of a batch placed at `base_offset`: nullopt unless the batch is an
+// idempotent data batch. Sequences wrap from INT32_MAX to 0.
+std::optional<ProducerAppend> ProducerAppendOf(const protocol::RecordBatchHeader& h,
+                                               Offset base_offset, int64_t max_timestamp);
+
 // What an append did (or, before it is written, will do).
 struct LogAppendInfo {
   Offset first_offset{-1};
@@ -65,6 +89,9 @@ struct LogAppendInfo {
   int32_t batch_count = 0;
   int64_t record_count = 0;
   size_t valid_bytes = 0;
+  // The idempotent batches, with their offsets: what producer state checks and records
+  // (empty for other producers, so nothing is allocated on their path).
+  std::vector<ProducerAppend> producer_batches;
 };
 
 // Leader (client or coordinator) append: validates and patches `records` in place.

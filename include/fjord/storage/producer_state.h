@@ -20,14 +20,6 @@
 
 namespace fjord::storage {
 
-struct ProducerBatch {
-  int32_t first_seq = -1;
-  int32_t last_seq = -1;
-  Offset first_offset{-1};
-  Offset last_offset{-1};
-  int64_t max_timestamp = -1;
-};
-
 struct ProducerEntry {
   ProducerEpoch epoch{-1};
   std::deque<ProducerBatch> batches;  // oldest first, at most kMaxBatches
@@ -49,6 +41,7 @@ class ProducerStateTable {
   Verdict Check(ProducerId id, ProducerEpoch epoch, int32_t first_seq, int32_t last_seq) const;
   // Records a written batch; a newer epoch starts the producer's history afresh.
   void Record(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch);
+  void Record(const ProducerAppend& a) { Record(a.producer_id, a.epoch, a.batch); }
   // Drops producers whose last write is older than `cutoff_ms` (producer.id.expiration.ms).
   size_t ExpireBefore(int64_t cutoff_ms);
   // Forgets batches at or after `offset` (the log was truncated there).

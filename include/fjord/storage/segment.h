@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -105,6 +106,11 @@ class Segment {
   // is appended (the file is cut back) and the error is returned.
   absl::Status Append(std::span<const uint8_t> batches, const LogAppendInfo& info);
 
+  // Calls fn with the header of every batch, in order, reading only the headers (no
+  // record bytes, no CRC). Fails on a header that does not fit the segment.
+  absl::Status ForEachBatchHeader(
+      const std::function<void(const protocol::RecordBatchHeader&)>& fn) const;
+
   // The batch holding `offset` or the first after it, searching from the offset index;
   // nullopt when the segment ends before it.
   absl::StatusOr<std::optional<BatchLocation>> FindBatch(Offset offset) const;
@@ -156,7 +162,9 @@ class Segment {
           int64_t now_ms);
   absl::Status OpenFiles(bool truncate);
   absl::Status OpenIndexes();
-  // The header of the batch at `position`, or nullopt at the end of the segment.
+  // The header of the batch at `position` (checked against the segment's size), or
+  // nullopt at the end of the segment; ReadLocation gives where that batch lies.
+  absl::StatusOr<std::optional<protocol::RecordBatchHeader>> ReadHeader(uint64_t position) const;
   absl::StatusOr<std::optional<BatchLocation>> ReadLocation(uint64_t position) const;
   // Trusts the indexes if they look right; otherwise rebuilds them by scanning.
   absl::Status LoadAfterCleanShutdown();
