@@ -1,8 +1,9 @@
 #pragma once
 // The state of one classic consumer group (the JoinGroup/SyncGroup protocol) as its
 // coordinator keeps it: members, the state machine, the selected protocol, the
-// committed offsets and the deadlines that drive rebalances. Plain data plus the rules
-// that only read it; GroupShard owns the groups and performs the transitions. Lives on
+// committed offsets and the deadlines that drive rebalances. Plain data, the rules that
+// read it and the bookkeeping of dropping a member; GroupShard owns the groups and
+// performs the state transitions. Lives on
 // the event loop of the group's __consumer_offsets partition.
 //
 // States, as Kafka names them (DescribeGroups and ListGroups report these strings):
@@ -132,11 +133,17 @@ struct ClassicGroup {
   // The largest rebalance timeout of the members: how long a join phase may last.
   int32_t RebalanceTimeoutMs() const;
 
+  // Drops a member: its static mapping, its pending sync, and its leadership, which goes
+  // to the first remaining member. No state transition and no answer to parked requests.
+  void Erase(const std::string& member_id);
+
   // Whether a member offering `protocol_type` and `protocols` may join: any non-empty
   // offer while the group is empty; otherwise the same type and at least one protocol
   // every current member supports.
   bool SupportsProtocols(const std::string& type,
                          const std::vector<MemberProtocol>& protocols) const;
+  // Whether every member offers protocol `name`.
+  bool EveryMemberSupports(const std::string& name) const;
   // The protocol of the next generation: among those every member supports, the one most
   // members rank first.
   std::string SelectProtocol() const;

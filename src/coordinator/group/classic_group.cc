@@ -53,22 +53,34 @@ int32_t ClassicGroup::RebalanceTimeoutMs() const {
   return out;
 }
 
+void ClassicGroup::Erase(const std::string& member_id) {
+  auto it = members.find(member_id);
+  if (it == members.end()) return;
+  if (it->second.instance_id) {
+    auto s = static_members.find(*it->second.instance_id);
+    if (s != static_members.end() && s->second == member_id) static_members.erase(s);
+  }
+  members.erase(it);
+  pending_sync.erase(member_id);
+  if (IsLeader(member_id)) {
+    leader.reset();
+    if (!members.empty()) leader = members.begin()->first;
+  }
+}
+
+bool ClassicGroup::EveryMemberSupports(const std::string& name) const {
+  return std::all_of(members.begin(), members.end(), [&](const auto& m) {
+    return std::any_of(m.second.protocols.begin(), m.second.protocols.end(),
+                       [&](const MemberProtocol& q) { return q.name == name; });
+  });
+}
+
 bool ClassicGroup::SupportsProtocols(const std::string& type,
                                      const std::vector<MemberProtocol>& offered) const {
   if (members.empty()) return !type.empty() && !offered.empty();
   if (type != protocol_type) return false;
-  for (const MemberProtocol& p : offered) {
-    bool everyone = true;
-    for (const auto& [id, m] : members) {
-      if (std::none_of(m.protocols.begin(), m.protocols.end(),
-                       [&](const MemberProtocol& q) { return q.name == p.name; })) {
-        everyone = false;
-        break;
-      }
-    }
-    if (everyone) return true;
-  }
-  return false;
+  return std::any_of(offered.begin(), offered.end(),
+                     [&](const MemberProtocol& p) { return EveryMemberSupports(p.name); });
 }
 
 std::string ClassicGroup::SelectProtocol() const {
@@ -76,11 +88,7 @@ std::string ClassicGroup::SelectProtocol() const {
   std::vector<std::string> candidates;
   if (members.empty()) return "";
   for (const MemberProtocol& p : members.begin()->second.protocols) {
-    bool everyone = std::all_of(members.begin(), members.end(), [&](const auto& m) {
-      return std::any_of(m.second.protocols.begin(), m.second.protocols.end(),
-                         [&](const MemberProtocol& q) { return q.name == p.name; });
-    });
-    if (everyone) candidates.push_back(p.name);
+    if (EveryMemberSupports(p.name)) candidates.push_back(p.name);
   }
   if (candidates.empty()) return "";
   // Each member votes for the candidate it ranks highest; most votes wins, ties go to

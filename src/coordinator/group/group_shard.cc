@@ -375,10 +375,7 @@ void GroupShard::CompleteJoin(Group& g) {
   for (const auto& [id, m] : g.members) {
     if (!m.awaiting_join && !m.instance_id) gone.push_back(id);
   }
-  for (const std::string& id : gone) {
-    g.members.erase(id);
-    if (g.IsLeader(id)) g.leader.reset();
-  }
+  for (const std::string& id : gone) g.Erase(id);
   if (g.Is(GroupState::kDead)) return;
   // The leader must be a member that rejoined.
   if (!g.leader || !g.members.at(*g.leader).awaiting_join) {
@@ -560,16 +557,7 @@ void GroupShard::RemoveMember(Group& g, const std::string& member_id, const std:
   if (it == g.members.end()) return;
   Answer(it->second.awaiting_join, JoinError(ErrorCode::kUnknownMemberId, ""));
   Answer(it->second.awaiting_sync, SyncError(ErrorCode::kUnknownMemberId));
-  if (it->second.instance_id) {
-    auto s = g.static_members.find(*it->second.instance_id);
-    if (s != g.static_members.end() && s->second == member_id) g.static_members.erase(s);
-  }
-  g.members.erase(it);
-  g.pending_sync.erase(member_id);
-  if (g.IsLeader(member_id)) {
-    g.leader.reset();
-    if (!g.members.empty()) g.leader = g.members.begin()->first;
-  }
+  g.Erase(member_id);
   switch (g.state) {
     case GroupState::kStable:
     case GroupState::kCompletingRebalance:
@@ -657,15 +645,7 @@ void GroupShard::OnTimer(const std::string& group_id) {
       g.pending_sync.clear();
       for (const std::string& id : late) {
         Logger().info("group {}: member {} did not sync in time", g.id, id);
-        auto m = g.members.find(id);
-        if (m != g.members.end() && m->second.instance_id) {
-          g.static_members.erase(*m->second.instance_id);
-        }
-        g.members.erase(id);
-        if (g.IsLeader(id)) {
-          g.leader.reset();
-          if (!g.members.empty()) g.leader = g.members.begin()->first;
-        }
+        g.Erase(id);
       }
       PrepareRebalance(g, "members did not sync in time");
     }
