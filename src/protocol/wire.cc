@@ -270,14 +270,19 @@ void Writer::WriteArrayLength(int32_t count, bool flexible) {
   }
 }
 
+void Writer::WriteUnknownTag(const RawTaggedField& t) {
+  WriteUnsignedVarint(t.tag);
+  WriteUnsignedVarint(static_cast<uint32_t>(t.data.size()));
+  WriteRaw(t.data.data(), t.data.size());
+}
+
 size_t Writer::WriteUnknownTagsBelow(const UnknownTaggedFields& f, size_t next, uint32_t tag) {
-  while (next < f.size() && f[next].tag < tag) {
-    WriteUnsignedVarint(f[next].tag);
-    WriteUnsignedVarint(static_cast<uint32_t>(f[next].data.size()));
-    WriteRaw(f[next].data.data(), f[next].data.size());
-    ++next;
-  }
+  for (; next < f.size() && f[next].tag < tag; ++next) WriteUnknownTag(f[next]);
   return next;
+}
+
+void Writer::WriteUnknownTagsFrom(const UnknownTaggedFields& f, size_t next) {
+  for (; next < f.size(); ++next) WriteUnknownTag(f[next]);
 }
 
 size_t UnknownTagsSize(const UnknownTaggedFields& f) {

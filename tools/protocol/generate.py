@@ -555,7 +555,7 @@ def emit_struct_impl(o, st, msg, qual):
             encode_value(o, f, f.type, "this->" + f.member, "true")
             o.dedent()
             o("}")
-        o("w.WriteUnknownTagsBelow(unknown_tagged_fields, next_unknown, UINT32_MAX);")
+        o("w.WriteUnknownTagsFrom(unknown_tagged_fields, next_unknown);")
         o.dedent()
         o("}")
     o.dedent()

@@ -172,6 +172,10 @@ class Writer {
   // WriteUnknownTagsBelow writes those with a tag below `tag`, starting at index `next`,
   // and returns the index of the first one not written.
   size_t WriteUnknownTagsBelow(const UnknownTaggedFields& f, size_t next, uint32_t tag);
+  // Writes every unknown tag from f[next] on, whatever its number (the last of the tags,
+  // after the known ones; a tag of UINT32_MAX is one too).
+  void WriteUnknownTagsFrom(const UnknownTaggedFields& f, size_t next);
+  void WriteUnknownTag(const RawTaggedField& t);
 
   // A spliced RecordsView written at `position`: its bytes go there, in the order listed.
   struct Splice {

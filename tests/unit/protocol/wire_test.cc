@@ -120,6 +120,18 @@ TEST(Wire, UnknownTaggedFieldsSurviveARoundTrip) {
   EXPECT_EQ(EncodeMessage(back, 3), b);
 }
 
+TEST(Wire, UnknownTagOfTheLargestNumberIsWrittenToo) {
+  // Tag 0xFFFFFFFF (varint ff ff ff ff 0f) with one byte; found by fuzz_protocol, whose
+  // re-encoding once dropped it while still counting it.
+  Bytes b = {0x02, 'x', 0x02, 'y', 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x01, 0xAB};
+  ApiVersionsRequest back;
+  ASSERT_TRUE(DecodeMessage(b, 3, &back).ok());
+  ASSERT_EQ(back.unknown_tagged_fields.size(), 1u);
+  EXPECT_EQ(back.unknown_tagged_fields[0].tag, 0xFFFFFFFFu);
+  EXPECT_EQ(back.EncodedSize(3), b.size());
+  EXPECT_EQ(EncodeMessage(back, 3), b);
+}
+
 TEST(Wire, KnownTaggedFieldOfWrongSizeIsRejected) {
   // FetchRequest v12+ has tagged field 0 = ClusterId (compact nullable string). Claim 3
   // bytes but put a 1-byte string (length 0 => null) in them.
