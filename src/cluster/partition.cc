@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fjord/protocol/record_batch_builder.h"
 #include "fjord/storage/log_validator.h"
 
 namespace fjord::cluster {
@@ -42,14 +43,33 @@ ErrorCode Partition::CheckAcks(int16_t required_acks) const {
   return ErrorCode::kNone;
 }
 
-absl::StatusOr<storage::LogAppendInfo> Partition::AppendAsLeader(std::span<uint8_t> records) {
+absl::StatusOr<storage::LogAppendInfo> Partition::AppendAsLeader(std::span<uint8_t> records,
+                                                                 storage::AppendOrigin origin) {
   absl::StatusOr<storage::LogAppendInfo> info =
-      log_->AppendAsLeader(records, state_.leader_epoch, storage::AppendOrigin::kClient);
+      log_->AppendAsLeader(records, state_.leader_epoch, origin);
   if (info.ok()) {
     MaybeIncrementHighWatermark();
     NotifyWaiters();
   }
   return info;
+}
+
+absl::StatusOr<storage::LogAppendInfo> Partition::AppendTxnMarker(ProducerId producer_id,
+                                                                  ProducerEpoch producer_epoch,
+                                                                  bool commit,
+                                                                  int32_t coordinator_epoch,
+                                                                  int64_t now_ms) {
+  protocol::EndTxnMarker marker{
+      commit ? protocol::ControlRecordType::kCommit : protocol::ControlRecordType::kAbort,
+      coordinator_epoch};
+  std::vector<uint8_t> batch =
+      protocol::BuildControlBatch(Offset(0), producer_id, producer_epoch, marker, now_ms);
+  return AppendAsLeader(batch, storage::AppendOrigin::kCoordinator);
+}
+
+Offset Partition::last_stable_offset() const {
+  std::optional<Offset> first_unstable = log_->FirstUnstableOffset();
+  return first_unstable ? std::min(*first_unstable, high_watermark_) : high_watermark_;
 }
 
 void Partition::MaybeIncrementHighWatermark() {
@@ -78,6 +98,16 @@ PartitionRead Partition::Read(Offset fetch_offset, uint64_t max_bytes, bool read
     return out;
   }
   out.data = std::move(*r);
+  if (read_committed) {
+    absl::StatusOr<std::vector<storage::AbortedTxn>> aborted =
+        log_->CollectAbortedTxns(fetch_offset, max_offset);
+    if (!aborted.ok()) {
+      out.error = ErrorCode::kKafkaStorageError;
+      out.data = {};
+      return out;
+    }
+    out.aborted = std::move(*aborted);
+  }
   return out;
 }
 

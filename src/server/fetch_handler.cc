@@ -256,6 +256,14 @@ void FetchOperation::Finish() {
     pd.high_watermark = read.high_watermark;
     pd.last_stable_offset = read.last_stable_offset;
     pd.log_start_offset = read.log_start_offset;
+    if (read_committed_ && pd.aborted_transactions) {
+      for (const storage::AbortedTxn& t : read.aborted) {
+        protocol::FetchResponse::AbortedTransaction a;
+        a.producer_id = t.producer_id;
+        a.first_offset = t.first_offset;
+        pd.aborted_transactions->push_back(a);
+      }
+    }
     if (read.error != ErrorCode::kNone || read.data.regions.empty()) {
       pd.records = protocol::RecordsView::Of({});
       continue;

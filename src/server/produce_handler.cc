@@ -12,9 +12,7 @@ namespace fjord::server {
 
 using protocol::ErrorCode;
 
-namespace {
-
-ErrorCode ToErrorCode(storage::AppendError e) {
+ErrorCode AppendErrorCode(storage::AppendError e) {
   switch (e) {
     case storage::AppendError::kNone:
       return ErrorCode::kNone;
@@ -34,12 +32,18 @@ ErrorCode ToErrorCode(storage::AppendError e) {
       return ErrorCode::kOutOfOrderSequenceNumber;
     case storage::AppendError::kInvalidProducerEpoch:
       return ErrorCode::kInvalidProducerEpoch;
+    case storage::AppendError::kInvalidTxnState:
+      return ErrorCode::kInvalidTxnState;
+    case storage::AppendError::kCoordinatorFenced:
+      return ErrorCode::kTransactionCoordinatorFenced;
     case storage::AppendError::kOffsetOutOfOrder:
     case storage::AppendError::kStorage:
       return ErrorCode::kKafkaStorageError;
   }
   return ErrorCode::kUnknownServerError;
 }
+
+namespace {
 
 struct Item {
   size_t topic;
@@ -110,7 +114,7 @@ void HandleProduce(Broker& b, RequestPtr r) {
         }
         absl::StatusOr<storage::LogAppendInfo> info = partition->AppendAsLeader(item.records);
         if (!info.ok()) {
-          pr.error_code = Code(ToErrorCode(storage::AppendErrorOf(info.status())));
+          pr.error_code = Code(AppendErrorCode(storage::AppendErrorOf(info.status())));
           pr.error_message = std::string(info.status().message());
           pr.log_start_offset = partition->log().log_start_offset();
           return;

@@ -217,28 +217,75 @@ absl::Status Log::UpdateEpochCache(std::span<const uint8_t> batches) {
 absl::StatusOr<std::optional<ProducerBatch>> Log::CheckProducers(const LogAppendInfo& info) const {
   std::optional<ProducerBatch> duplicate;
   for (const ProducerAppend& a : info.producer_batches) {
-    ProducerStateTable::Verdict v =
-        producers_.Check(a.producer_id, a.epoch, a.batch.first_seq, a.batch.last_seq);
+    ProducerStateTable::Verdict v = producers_.Check(a);
     if (v.error != AppendError::kNone) return AppendFailure(v.error, std::move(v.message));
     if (v.duplicate) duplicate = v.duplicate;
   }
   return duplicate;
 }
 
-absl::Status Log::LoadProducers() {
-  // Without producer snapshots, the newest segments' batch headers are read back: a
-  // producer retries a batch within its delivery timeout, long before two segments roll.
-  constexpr size_t kSegmentsToScan = 2;
-  auto it = segments_.end();
-  for (size_t i = 0; i < kSegmentsToScan && it != segments_.begin(); ++i) --it;
-  for (; it != segments_.end(); ++it) {
-    absl::Status s = it->second->ForEachBatchHeader([this](const protocol::RecordBatchHeader& h) {
-      if (h.last_offset() < log_start_offset_) return;
-      if (auto a = ProducerAppendOf(h, h.base_offset, h.max_timestamp)) producers_.Record(*a);
-    });
-    if (!s.ok()) return s;
+absl::Status Log::RecordProducers(const std::vector<ProducerAppend>& appends) {
+  for (const ProducerAppend& a : appends) {
+    std::optional<CompletedTxn> done = producers_.Record(a);
+    if (!done || !done->aborted) continue;
+    // The marker went to the active segment: its index lists the abort.
+    AbortedTxn entry{done->producer_id, done->first_offset, done->last_offset,
+                     producers_.LastStableOffsetAfter(*done)};
+    auto seg = segments_.upper_bound(done->last_offset);
+    if (seg == segments_.begin()) continue;
+    --seg;
+    if (absl::Status s = seg->second->txn_index().Append(entry); !s.ok()) {
+      Logger().error("{}: transaction index append for the abort at {} failed: {}", dir_,
+                     done->last_offset.value, s.message());
+      return s;
+    }
   }
   return absl::OkStatus();
+}
+
+absl::Status Log::LoadProducers() {
+  // Without producer snapshots, the batch headers are read back; a control batch's
+  // marker is read whole (they are a few dozen bytes). Producers retry within their
+  // delivery timeout, long before segments roll, so the newest segments would do for
+  // idempotence, but an open transaction may have begun anywhere: every segment is read.
+  for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+    Segment& seg = *it->second;
+    absl::Status marker_status;
+    absl::Status s = seg.ForEachBatchHeader([&](const protocol::RecordBatchHeader& h) {
+      if (h.last_offset() < log_start_offset_ || !marker_status.ok()) return;
+      if (!h.is_control()) {
+        if (auto a = ProducerAppendOf(h, h.base_offset, h.max_timestamp)) producers_.Record(*a);
+        return;
+      }
+      if (!h.is_transactional()) return;
+      marker_status = ReplayMarker(seg, h);
+    });
+    if (!s.ok()) return s;
+    if (!marker_status.ok()) return marker_status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Log::ReplayMarker(Segment& seg, const protocol::RecordBatchHeader& h) {
+  absl::StatusOr<Segment::ReadSlice> slice =
+      seg.Read(h.base_offset, h.size_in_bytes(), h.next_offset(), true);
+  if (!slice.ok()) return slice.status();
+  if (!slice->region) return absl::OkStatus();
+  absl::StatusOr<std::vector<uint8_t>> bytes = ReadRegions({*slice->region});
+  if (!bytes.ok()) return bytes.status();
+  protocol::RecordBatchIterator it(*bytes);
+  if (!it.Next()) return it.status();
+  absl::StatusOr<std::optional<ProducerAppend>> m = MarkerAppendOf(it.batch(), h.base_offset);
+  if (!m.ok()) return m.status();
+  if (!*m) return absl::OkStatus();
+  // Aborts already in the index (written before the stop) are not indexed again.
+  std::optional<CompletedTxn> done = producers_.Record(**m);
+  if (!done || !done->aborted) return absl::OkStatus();
+  std::optional<Offset> indexed = seg.txn_index().last_offset();
+  if (indexed && *indexed >= done->last_offset) return absl::OkStatus();
+  AbortedTxn entry{done->producer_id, done->first_offset, done->last_offset,
+                   producers_.LastStableOffsetAfter(*done)};
+  return seg.txn_index().Append(entry);
 }
 
 absl::Status Log::AssignEpoch(LeaderEpoch epoch, Offset start_offset) {
@@ -298,7 +345,9 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
     }
     out = Write(valid, *info, leader_epoch, &plan);
     if (out.ok()) {
-      for (const ProducerAppend& a : info->producer_batches) producers_.Record(a);
+      if (absl::Status s = RecordProducers(info->producer_batches); !s.ok()) {
+        return AppendFailure(AppendError::kStorage, std::string(s.message()));
+      }
     }
   }
   if (!out.ok()) return out;
@@ -322,7 +371,9 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsFollower(std::span<const uint8_t> rec
     }
     out = Write(records.first(info->valid_bytes), *info, std::nullopt, &plan);
     if (out.ok()) {
-      for (const ProducerAppend& a : info->producer_batches) producers_.Record(a);
+      if (absl::Status s = RecordProducers(info->producer_batches); !s.ok()) {
+        return AppendFailure(AppendError::kStorage, std::string(s.message()));
+      }
     }
   }
   if (!out.ok()) return out;
@@ -391,6 +442,32 @@ absl::StatusOr<std::optional<TimestampAndOffset>> Log::FetchOffsetByTimestamp(
     if (!found.ok() || *found) return found;
   }
   return Result();
+}
+
+std::optional<Offset> Log::FirstUnstableOffset() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return producers_.FirstUnstableOffset();
+}
+
+absl::StatusOr<std::vector<AbortedTxn>> Log::CollectAbortedTxns(Offset from, Offset upper) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<AbortedTxn> out;
+  auto it = segments_.upper_bound(from);
+  if (it != segments_.begin()) --it;
+  for (; it != segments_.end(); ++it) {
+    absl::StatusOr<TxnSearchResult> r = it->second->txn_index().CollectAbortedTxns(from, upper);
+    if (!r.ok()) return r.status();
+    out.insert(out.end(), r->aborted.begin(), r->aborted.end());
+    if (r->complete) break;
+  }
+  return out;
+}
+
+std::vector<std::pair<ProducerId, ProducerEntry>> Log::Producers() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::pair<ProducerId, ProducerEntry>> out;
+  for (const auto& [id, e] : producers_.producers()) out.emplace_back(ProducerId(id), e);
+  return out;
 }
 
 Offset Log::log_start_offset() const {

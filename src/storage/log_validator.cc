@@ -6,6 +6,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "fjord/protocol/record_batch.h"
+#include "fjord/protocol/record_batch_builder.h"
 
 namespace fjord::storage {
 namespace {
@@ -32,6 +33,8 @@ absl::StatusCode CodeFor(AppendError error) {
     case AppendError::kOffsetOutOfOrder:
     case AppendError::kOutOfOrderSequence:
     case AppendError::kInvalidProducerEpoch:
+    case AppendError::kInvalidTxnState:
+    case AppendError::kCoordinatorFenced:
       return absl::StatusCode::kFailedPrecondition;
     case AppendError::kNone:
     case AppendError::kStorage:
@@ -129,6 +132,18 @@ absl::Status EndStatus(const RecordBatchIterator& it) {
 
 }  // namespace
 
+static absl::Status AddProducerAppend(const protocol::RecordBatchView& batch, Offset base_offset,
+                                      int64_t max_timestamp, LogAppendInfo* info) {
+  if (batch.header().is_control()) {
+    absl::StatusOr<std::optional<ProducerAppend>> m = MarkerAppendOf(batch, base_offset);
+    if (!m.ok()) return m.status();
+    if (*m) info->producer_batches.push_back(**m);
+  } else if (auto p = ProducerAppendOf(batch.header(), base_offset, max_timestamp)) {
+    info->producer_batches.push_back(*p);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AppendFailure(AppendError error, std::string message) {
   absl::Status s(CodeFor(error), message);
   s.SetPayload(kPayloadUrl, absl::Cord(std::string(1, static_cast<char>(error))));
@@ -145,16 +160,48 @@ AppendError AppendErrorOf(const absl::Status& status) {
 std::optional<ProducerAppend> ProducerAppendOf(const RecordBatchHeader& h, Offset base_offset,
                                                int64_t max_timestamp) {
   if (!h.is_idempotent() || h.is_control()) return std::nullopt;
-  const int64_t last_seq = int64_t{h.base_sequence} + h.last_offset_delta;
   ProducerAppend a;
   a.producer_id = h.producer_id;
   a.epoch = h.producer_epoch;
-  a.batch.first_seq = h.base_sequence;
-  a.batch.last_seq =
-      static_cast<int32_t>(last_seq > INT32_MAX ? last_seq - INT32_MAX - 1 : last_seq);
+  a.transactional = h.is_transactional();
+  if (h.base_sequence >= 0) {
+    const int64_t last_seq = int64_t{h.base_sequence} + h.last_offset_delta;
+    a.batch.first_seq = h.base_sequence;
+    a.batch.last_seq =
+        static_cast<int32_t>(last_seq > INT32_MAX ? last_seq - INT32_MAX - 1 : last_seq);
+  }
   a.batch.first_offset = base_offset;
   a.batch.last_offset = base_offset + h.last_offset_delta;
   a.batch.max_timestamp = max_timestamp;
+  return a;
+}
+
+absl::StatusOr<std::optional<ProducerAppend>> MarkerAppendOf(const protocol::RecordBatchView& batch,
+                                                             Offset base_offset) {
+  const RecordBatchHeader& h = batch.header();
+  if (!h.is_control() || !h.is_transactional() || !h.is_idempotent()) return std::nullopt;
+  protocol::RecordReader reader(batch);
+  if (!reader.Next()) {
+    if (!reader.status().ok()) return FromCodec(reader.status());
+    return std::nullopt;
+  }
+  absl::StatusOr<int16_t> type = protocol::ParseControlRecordType(reader.record());
+  if (!type.ok())
+    return AppendFailure(AppendError::kCorruptMessage, std::string(type.status().message()));
+  if (*type != static_cast<int16_t>(protocol::ControlRecordType::kAbort) &&
+      *type != static_cast<int16_t>(protocol::ControlRecordType::kCommit)) {
+    return std::nullopt;
+  }
+  absl::StatusOr<protocol::EndTxnMarker> m = protocol::ParseEndTxnMarker(reader.record());
+  if (!m.ok())
+    return AppendFailure(AppendError::kCorruptMessage, std::string(m.status().message()));
+  ProducerAppend a;
+  a.producer_id = h.producer_id;
+  a.epoch = h.producer_epoch;
+  a.transactional = true;
+  a.batch.first_offset = a.batch.last_offset = base_offset;
+  a.batch.max_timestamp = h.max_timestamp;
+  a.marker = TxnMarker{m->type == protocol::ControlRecordType::kCommit, m->coordinator_epoch};
   return a;
 }
 
@@ -223,7 +270,7 @@ absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> record
       }
     }
     const Offset last = next + h.last_offset_delta;
-    if (auto p = ProducerAppendOf(h, next, max_ts)) info.producer_batches.push_back(*p);
+    if (absl::Status s = AddProducerAppend(view, next, max_ts, &info); !s.ok()) return s;
     AddBatch(last, max_ts, h.records_count, &info);
     next = last + 1;
   }
@@ -254,8 +301,9 @@ absl::StatusOr<LogAppendInfo> ValidateReplicatedBatches(std::span<const uint8_t>
                            absl::StrCat("batch offsets overflow at offset ", h.base_offset.value));
     }
     if (info.batch_count == 0) info.first_offset = h.base_offset;
-    if (auto p = ProducerAppendOf(h, h.base_offset, h.max_timestamp)) {
-      info.producer_batches.push_back(*p);
+    if (absl::Status s = AddProducerAppend(it.batch(), h.base_offset, h.max_timestamp, &info);
+        !s.ok()) {
+      return s;
     }
     AddBatch(h.last_offset(), h.max_timestamp, h.records_count, &info);
     expected = h.next_offset();

@@ -24,6 +24,7 @@ ProducerStateTable::Verdict ProducerStateTable::Check(ProducerId id, ProducerEpo
                              " is older than its current epoch ", e.epoch.value);
     return v;
   }
+  if (first_seq < 0) return v;  // no sequence to check (a coordinator's batch)
   if (epoch.value > e.epoch.value) {
     // A bumped epoch (KIP-360) starts again at sequence 0.
     if (first_seq != 0) {
@@ -47,32 +48,97 @@ ProducerStateTable::Verdict ProducerStateTable::Check(ProducerId id, ProducerEpo
   return v;
 }
 
-void ProducerStateTable::Record(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch) {
-  ProducerEntry& e = producers_[id.value];
-  if (epoch.value != e.epoch.value) {
-    e.epoch = epoch;
+ProducerStateTable::Verdict ProducerStateTable::Check(const ProducerAppend& a) const {
+  Verdict v = Check(a.producer_id, a.epoch, a.marker ? -1 : a.batch.first_seq, a.batch.last_seq);
+  if (v.error != AppendError::kNone || v.duplicate) return v;
+  const ProducerEntry* e = Find(a.producer_id);
+  if (e == nullptr) return v;
+  if (a.marker && a.marker->coordinator_epoch < e->coordinator_epoch) {
+    v.error = AppendError::kCoordinatorFenced;
+    v.message =
+        absl::StrCat("marker for producer ", a.producer_id.value, " from coordinator epoch ",
+                     a.marker->coordinator_epoch, " after epoch ", e->coordinator_epoch);
+  } else if (!a.marker && !a.transactional && e->txn_first_offset && a.epoch == e->epoch) {
+    v.error = AppendError::kInvalidTxnState;
+    v.message = absl::StrCat("producer ", a.producer_id.value,
+                             " wrote a non-transactional batch while its transaction from offset ",
+                             e->txn_first_offset->value, " is open");
+  }
+  return v;
+}
+
+std::optional<CompletedTxn> ProducerStateTable::Record(const ProducerAppend& a) {
+  ProducerEntry& e = producers_[a.producer_id.value];
+  if (a.epoch.value != e.epoch.value) {
+    e.epoch = a.epoch;
     e.batches.clear();
   }
-  e.batches.push_back(batch);
-  while (e.batches.size() > kMaxBatches) e.batches.pop_front();
-  e.last_timestamp = std::max(e.last_timestamp, batch.max_timestamp);
+  e.last_timestamp = std::max(e.last_timestamp, a.batch.max_timestamp);
+  if (a.marker) {
+    e.coordinator_epoch = a.marker->coordinator_epoch;
+    CompletedTxn done{a.producer_id, e.txn_first_offset.value_or(a.batch.first_offset),
+                      a.batch.first_offset, !a.marker->commit};
+    if (e.txn_first_offset) open_.erase(*e.txn_first_offset);
+    e.txn_first_offset.reset();
+    return done;
+  }
+  if (a.batch.first_seq >= 0) {
+    e.batches.push_back(a.batch);
+    while (e.batches.size() > kMaxBatches) e.batches.pop_front();
+  }
+  if (a.transactional && !e.txn_first_offset) {
+    e.txn_first_offset = a.batch.first_offset;
+    open_.emplace(a.batch.first_offset, a.producer_id);
+  }
+  return std::nullopt;
+}
+
+void ProducerStateTable::Record(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch) {
+  ProducerAppend a;
+  a.producer_id = id;
+  a.epoch = epoch;
+  a.batch = batch;
+  Record(a);
 }
 
 size_t ProducerStateTable::ExpireBefore(int64_t cutoff_ms) {
-  return absl::erase_if(
-      producers_, [cutoff_ms](const auto& kv) { return kv.second.last_timestamp < cutoff_ms; });
+  return absl::erase_if(producers_, [cutoff_ms](const auto& kv) {
+    return !kv.second.txn_first_offset && kv.second.last_timestamp < cutoff_ms;
+  });
 }
 
 void ProducerStateTable::TruncateFrom(Offset offset) {
+  for (auto it = open_.lower_bound(offset); it != open_.end();) {
+    producers_[it->second.value].txn_first_offset.reset();
+    it = open_.erase(it);
+  }
   for (auto it = producers_.begin(); it != producers_.end();) {
     auto& batches = it->second.batches;
     while (!batches.empty() && batches.back().last_offset >= offset) batches.pop_back();
-    if (batches.empty()) {
+    if (batches.empty() && !it->second.txn_first_offset) {
       producers_.erase(it++);
     } else {
       ++it;
     }
   }
+}
+
+std::optional<Offset> ProducerStateTable::FirstUnstableOffset() const {
+  if (open_.empty()) return std::nullopt;
+  return open_.begin()->first;
+}
+
+Offset ProducerStateTable::LastStableOffsetAfter(const CompletedTxn& txn) const {
+  for (const auto& [first, id] : open_) {
+    if (id != txn.producer_id) return first;
+  }
+  return txn.last_offset + 1;
+}
+
+std::vector<OpenTxn> ProducerStateTable::OpenTxns() const {
+  std::vector<OpenTxn> out;
+  for (const auto& [first, id] : open_) out.push_back(OpenTxn{id, first});
+  return out;
 }
 
 const ProducerEntry* ProducerStateTable::Find(ProducerId id) const {

@@ -38,6 +38,8 @@ struct PartitionRead {
   Offset high_watermark{-1};
   Offset last_stable_offset{-1};
   Offset log_start_offset{-1};
+  // read_committed: the aborted transactions among the records read (KIP-98).
+  std::vector<storage::AbortedTxn> aborted;
 };
 
 class Partition {
@@ -53,8 +55,9 @@ class Partition {
   bool IsLeader() const { return state_.leader == local_node_; }
 
   Offset high_watermark() const { return high_watermark_; }
-  // No transactions yet: nothing is pending, so the LSO is the high watermark.
-  Offset last_stable_offset() const { return high_watermark_; }
+  // The last stable offset (KIP-98): the high watermark, or the first offset of the oldest
+  // open transaction below it.
+  Offset last_stable_offset() const;
 
   // Applies a new state from the metadata image (leader epoch, ISR, min ISR).
   void UpdateState(PartitionState state);
@@ -67,7 +70,12 @@ class Partition {
   // -1, 0, 1; acks -1 needs |ISR| >= min.insync.replicas (NOT_ENOUGH_REPLICAS).
   protocol::ErrorCode CheckAcks(int16_t required_acks) const;
   // Leader append. Failures carry storage's AppendError (see storage/log_validator.h).
-  absl::StatusOr<storage::LogAppendInfo> AppendAsLeader(std::span<uint8_t> records);
+  absl::StatusOr<storage::LogAppendInfo> AppendAsLeader(
+      std::span<uint8_t> records, storage::AppendOrigin origin = storage::AppendOrigin::kClient);
+  // Writes a transaction marker (WriteTxnMarkers): ends the producer's transaction here.
+  absl::StatusOr<storage::LogAppendInfo> AppendTxnMarker(ProducerId producer_id,
+                                                         ProducerEpoch producer_epoch, bool commit,
+                                                         int32_t coordinator_epoch, int64_t now_ms);
 
   // A consumer read: from fetch_offset, up to the high watermark (or the LSO for
   // read_committed), whole batches, at most max_bytes (the first batch whole when

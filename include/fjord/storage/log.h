@@ -100,6 +100,13 @@ class Log {
   // timestamps above; nullopt when no record is that recent.
   absl::StatusOr<std::optional<TimestampAndOffset>> FetchOffsetByTimestamp(int64_t timestamp) const;
 
+  // Transactions (KIP-98): the first offset of the oldest open transaction (the last
+  // stable offset is the high watermark without one); the aborted transactions overlapping
+  // [from, upper), from the segments' transaction indexes; every producer's state.
+  std::optional<Offset> FirstUnstableOffset() const;
+  absl::StatusOr<std::vector<AbortedTxn>> CollectAbortedTxns(Offset from, Offset upper) const;
+  std::vector<std::pair<ProducerId, ProducerEntry>> Producers() const;
+
   Offset log_start_offset() const;
   Offset log_end_offset() const;
   Offset recovery_point() const;
@@ -180,8 +187,15 @@ class Log {
   // the original batch when it is a retried duplicate, or the append error.
   absl::StatusOr<std::optional<ProducerBatch>> CheckProducers(const LogAppendInfo& info) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Rebuilds the producer state from the newest segments' batch headers after a load.
+  // Records written batches and markers in the producer state; an abort goes into the
+  // transaction index of the segment holding its marker.
+  absl::Status RecordProducers(const std::vector<ProducerAppend>& appends)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds the producer state from the segments' batch headers after a load.
   absl::Status LoadProducers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Load: applies the marker of a control batch, indexing an abort the index lacks.
+  absl::Status ReplayMarker(Segment& seg, const protocol::RecordBatchHeader& h)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   FileSystem& fs_;
   Clock& clock_;

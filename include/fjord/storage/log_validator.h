@@ -34,6 +34,8 @@ enum class AppendError : uint8_t {
   kOffsetOutOfOrder,      // a follower batch below the log end offset (replication bug)
   kOutOfOrderSequence,    // OUT_OF_ORDER_SEQUENCE_NUMBER (45): an idempotent sequence gap
   kInvalidProducerEpoch,  // INVALID_PRODUCER_EPOCH (47): an older producer epoch (fenced)
+  kInvalidTxnState,       // INVALID_TXN_STATE (48): plain data amid a producer's transaction
+  kCoordinatorFenced,     // TRANSACTION_COORDINATOR_FENCED (52): a marker from an old coordinator
   kStorage,               // KAFKA_STORAGE_ERROR (56): the disk failed
 };
 
@@ -64,17 +66,30 @@ struct ProducerBatch {
   int64_t max_timestamp = -1;
 };
 
-// An idempotent batch of an append and the producer that wrote it.
+// A transaction marker (KIP-98): the end of a producer's transaction in a partition.
+struct TxnMarker {
+  bool commit = false;
+  int32_t coordinator_epoch = 0;
+};
+
+// A batch of an append written by a producer with an id (idempotent or transactional),
+// or a transaction marker: what producer state checks and records.
 struct ProducerAppend {
   ProducerId producer_id{-1};
   ProducerEpoch epoch{-1};
-  ProducerBatch batch;
+  ProducerBatch batch;  // first_seq -1: no sequence (a coordinator's transactional batch)
+  bool transactional = false;
+  std::optional<TxnMarker> marker;  // set: a control batch ending the transaction
 };
 
-// The producer's view of a batch placed at `base_offset`: nullopt unless the batch is an
-// idempotent data batch. Sequences wrap from INT32_MAX to 0.
+// The producer's view of a data batch placed at `base_offset`: nullopt unless the batch
+// has a producer id. Sequences wrap from INT32_MAX to 0.
 std::optional<ProducerAppend> ProducerAppendOf(const protocol::RecordBatchHeader& h,
                                                Offset base_offset, int64_t max_timestamp);
+// The marker of a control batch placed at `base_offset`: nullopt for other control
+// records (or none); kCorruptMessage when its record does not decode.
+absl::StatusOr<std::optional<ProducerAppend>> MarkerAppendOf(const protocol::RecordBatchView& batch,
+                                                             Offset base_offset);
 
 // What an append did (or, before it is written, will do).
 struct LogAppendInfo {

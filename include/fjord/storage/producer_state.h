@@ -1,18 +1,25 @@
 #pragma once
-// Idempotent producers' state in one partition (KIP-98): per producer id, its epoch and
-// the sequence ranges and offsets of its last five batches. A leader append checks each
-// idempotent batch against it first: a retried batch (same epoch and sequence range as
-// one of the five) is a duplicate and gets the original offsets instead of being written
-// again; a batch that does not follow on from the last sequence is OUT_OF_ORDER; an epoch
-// older than the producer's is INVALID_PRODUCER_EPOCH. Every written batch (leader,
-// follower, or replayed from disk on load) is recorded.
+// Producers' state in one partition (KIP-98): per producer id, its epoch, the sequence
+// ranges and offsets of its last five batches, and its open transaction.
+//
+// Idempotence: a leader append checks each batch against it first. A retried batch (same
+// epoch and sequence range as one of the five) is a duplicate and gets the original
+// offsets instead of being written again; a batch that does not follow on from the last
+// sequence is OUT_OF_ORDER; an epoch older than the producer's is INVALID_PRODUCER_EPOCH.
+//
+// Transactions: a producer's first transactional batch opens its transaction here; the
+// coordinator's marker (COMMIT or ABORT) closes it. The first offset of the oldest open
+// transaction bounds the last stable offset, which read_committed consumers read up to.
+// Every written batch and marker (leader, follower, or replayed on load) is recorded.
 //
 // Owned by a Log and guarded by its mutex; not thread-safe on its own.
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "fjord/base/types.h"
@@ -24,6 +31,22 @@ struct ProducerEntry {
   ProducerEpoch epoch{-1};
   std::deque<ProducerBatch> batches;  // oldest first, at most kMaxBatches
   int64_t last_timestamp = -1;
+  int32_t coordinator_epoch = -1;
+  std::optional<Offset> txn_first_offset;  // the open transaction's first offset here
+};
+
+// A transaction a marker ended in this partition.
+struct CompletedTxn {
+  ProducerId producer_id{-1};
+  Offset first_offset{-1};
+  Offset last_offset{-1};  // the marker's offset
+  bool aborted = false;
+};
+
+// An open transaction, for operators (DescribeProducers) and the LSO.
+struct OpenTxn {
+  ProducerId producer_id{-1};
+  Offset first_offset{-1};
 };
 
 class ProducerStateTable {
@@ -37,22 +60,40 @@ class ProducerStateTable {
     std::optional<ProducerBatch> duplicate;  // set: do not write, answer with these offsets
   };
 
-  // The check of one idempotent batch (producer id >= 0) before a leader writes it.
+  // The sequence check of one idempotent batch (producer id >= 0) before a leader writes it.
   Verdict Check(ProducerId id, ProducerEpoch epoch, int32_t first_seq, int32_t last_seq) const;
-  // Records a written batch; a newer epoch starts the producer's history afresh.
+  // The whole check of a leader append's batch or marker: epochs (markers also the
+  // coordinator epoch), sequences when the batch has them, and plain data amid an open
+  // transaction (INVALID_TXN_STATE).
+  Verdict Check(const ProducerAppend& a) const;
+  // Records a written batch or marker; a newer epoch starts the producer's history afresh.
+  // Returns the transaction a marker ended.
+  std::optional<CompletedTxn> Record(const ProducerAppend& a);
   void Record(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch);
-  void Record(const ProducerAppend& a) { Record(a.producer_id, a.epoch, a.batch); }
-  // Drops producers whose last write is older than `cutoff_ms` (producer.id.expiration.ms).
+  // Drops producers without an open transaction whose last write is older than
+  // `cutoff_ms` (producer.id.expiration.ms).
   size_t ExpireBefore(int64_t cutoff_ms);
-  // Forgets batches at or after `offset` (the log was truncated there).
+  // Forgets batches and transactions starting at or after `offset` (the log was truncated).
   void TruncateFrom(Offset offset);
-  void Clear() { producers_.clear(); }
+  void Clear() {
+    producers_.clear();
+    open_.clear();
+  }
+
+  // The first offset of the oldest open transaction, if any.
+  std::optional<Offset> FirstUnstableOffset() const;
+  // Kafka's last stable offset stored with an abort: the first offset of the oldest other
+  // open transaction, or the offset after the marker.
+  Offset LastStableOffsetAfter(const CompletedTxn& txn) const;
+  std::vector<OpenTxn> OpenTxns() const;
 
   const ProducerEntry* Find(ProducerId id) const;
   size_t size() const { return producers_.size(); }
+  const absl::flat_hash_map<int64_t, ProducerEntry>& producers() const { return producers_; }
 
  private:
   absl::flat_hash_map<int64_t, ProducerEntry> producers_;
+  std::map<Offset, ProducerId> open_;  // open transactions by first offset
 };
 
 }  // namespace fjord::storage
