@@ -47,9 +47,6 @@ class Broker {
   std::unique_ptr<ProducerIdSource> producer_ids;
 };
 
-// The Kafka error of a failed append (produce_handler.cc).
-protocol::ErrorCode AppendErrorCode(storage::AppendError e);
-
 // Posts fn to the loop of the request's connection (answers leave from there).
 void OnConnectionLoop(Broker& b, const RequestPtr& r, std::function<void()> fn);
 

@@ -12,37 +12,6 @@ namespace fjord::server {
 
 using protocol::ErrorCode;
 
-ErrorCode AppendErrorCode(storage::AppendError e) {
-  switch (e) {
-    case storage::AppendError::kNone:
-      return ErrorCode::kNone;
-    case storage::AppendError::kCorruptMessage:
-      return ErrorCode::kCorruptMessage;
-    case storage::AppendError::kInvalidRecord:
-      return ErrorCode::kInvalidRecord;
-    case storage::AppendError::kMessageTooLarge:
-      return ErrorCode::kMessageTooLarge;
-    case storage::AppendError::kRecordListTooLarge:
-      return ErrorCode::kRecordListTooLarge;
-    case storage::AppendError::kInvalidTimestamp:
-      return ErrorCode::kInvalidTimestamp;
-    case storage::AppendError::kUnsupportedMagic:
-      return ErrorCode::kUnsupportedForMessageFormat;
-    case storage::AppendError::kOutOfOrderSequence:
-      return ErrorCode::kOutOfOrderSequenceNumber;
-    case storage::AppendError::kInvalidProducerEpoch:
-      return ErrorCode::kInvalidProducerEpoch;
-    case storage::AppendError::kInvalidTxnState:
-      return ErrorCode::kInvalidTxnState;
-    case storage::AppendError::kCoordinatorFenced:
-      return ErrorCode::kTransactionCoordinatorFenced;
-    case storage::AppendError::kOffsetOutOfOrder:
-    case storage::AppendError::kStorage:
-      return ErrorCode::kKafkaStorageError;
-  }
-  return ErrorCode::kUnknownServerError;
-}
-
 namespace {
 
 struct Item {
@@ -114,7 +83,7 @@ void HandleProduce(Broker& b, RequestPtr r) {
         }
         absl::StatusOr<storage::LogAppendInfo> info = partition->AppendAsLeader(item.records);
         if (!info.ok()) {
-          pr.error_code = Code(AppendErrorCode(storage::AppendErrorOf(info.status())));
+          pr.error_code = Code(storage::AppendErrorCode(storage::AppendErrorOf(info.status())));
           pr.error_message = std::string(info.status().message());
           pr.log_start_offset = partition->log().log_start_offset();
           return;

@@ -150,6 +150,38 @@ absl::Status AppendFailure(AppendError error, std::string message) {
   return s;
 }
 
+protocol::ErrorCode AppendErrorCode(AppendError e) {
+  using protocol::ErrorCode;
+  switch (e) {
+    case AppendError::kNone:
+      return ErrorCode::kNone;
+    case AppendError::kCorruptMessage:
+      return ErrorCode::kCorruptMessage;
+    case AppendError::kInvalidRecord:
+      return ErrorCode::kInvalidRecord;
+    case AppendError::kMessageTooLarge:
+      return ErrorCode::kMessageTooLarge;
+    case AppendError::kRecordListTooLarge:
+      return ErrorCode::kRecordListTooLarge;
+    case AppendError::kInvalidTimestamp:
+      return ErrorCode::kInvalidTimestamp;
+    case AppendError::kUnsupportedMagic:
+      return ErrorCode::kUnsupportedForMessageFormat;
+    case AppendError::kOutOfOrderSequence:
+      return ErrorCode::kOutOfOrderSequenceNumber;
+    case AppendError::kInvalidProducerEpoch:
+      return ErrorCode::kInvalidProducerEpoch;
+    case AppendError::kInvalidTxnState:
+      return ErrorCode::kInvalidTxnState;
+    case AppendError::kCoordinatorFenced:
+      return ErrorCode::kTransactionCoordinatorFenced;
+    case AppendError::kOffsetOutOfOrder:
+    case AppendError::kStorage:
+      return ErrorCode::kKafkaStorageError;
+  }
+  return ErrorCode::kUnknownServerError;
+}
+
 AppendError AppendErrorOf(const absl::Status& status) {
   if (status.ok()) return AppendError::kNone;
   auto p = status.GetPayload(kPayloadUrl);

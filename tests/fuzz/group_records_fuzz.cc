@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::optional<std::span<const uint8_t>> value;
   if (data[1] & 1) value = in.subspan(key_len);
   fjord::ManualClock clock;
-  GroupShard shard(clock, [](const std::vector<KeyValue>&) { return absl::OkStatus(); });
+  GroupShard shard(
+      clock, [](const std::vector<KeyValue>&, const TxnProducer*) { return absl::OkStatus(); });
   absl::StatusOr<GroupRecord> r = DecodeGroupRecord(key, value);
   if (r.ok()) {
     shard.Replay(*r);

@@ -116,7 +116,8 @@ struct ClassicGroup {
   int64_t initial_remaining_ms = 0;
   int64_t sync_deadline_ms = -1;  // CompletingRebalance: members that must SyncGroup by then
 
-  std::map<std::pair<std::string, int32_t>, CommittedOffset> offsets;
+  using Offsets = std::map<std::pair<std::string, int32_t>, CommittedOffset>;
+  Offsets offsets;
 
   std::shared_ptr<net::Timer> timer;  // armed for the earliest deadline above
   int64_t timer_at_ms = -1;

@@ -1,12 +1,9 @@
 #pragma once
 // Where groups live and how their state is reached. A group belongs to one partition of
 // __consumer_offsets (PartitionForGroup); the node leading that partition is the group's
-// coordinator, and the group's state (a GroupShard) lives on the event loop that owns the
-// partition, so it is touched without locks like the partition itself. A shard is loaded
-// by replaying its partition the first time a request needs it, and again whenever the
-// partition's log is replaced (the topic was deleted and re-created). Loading reads
-// offsets.load.buffer.size bytes per event-loop turn; requests that arrive meanwhile get
-// COORDINATOR_LOAD_IN_PROGRESS. Each loaded shard expires old offsets every
+// coordinator, and the group's state (a GroupShard) lives in a ShardHost (shard_host.h):
+// on the partition's event loop, loaded on first use, offsets.load.buffer.size bytes per
+// loop turn. Each loaded shard expires old offsets every
 // offsets.retention.check.interval.ms.
 //
 // __consumer_offsets is created on first use (FindCoordinator, OffsetCommit) with
@@ -22,6 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "fjord/base/clock.h"
 #include "fjord/coordinator/group_shard.h"
+#include "fjord/coordinator/shard_host.h"
 #include "fjord/protocol/error_codes.h"
 
 namespace fjord::net {
@@ -74,33 +72,25 @@ class GroupCoordinator {
                     std::function<void(GroupShard*, protocol::ErrorCode)> fn,
                     std::function<void()> done);
 
+  // Writes a transaction marker (WriteTxnMarkers) to a partition of __consumer_offsets and
+  // settles the producer's pending offsets in its shard; done(error) on that loop: the
+  // shard's (COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR...) or the append's.
+  void WriteTxnMarker(int32_t partition, ProducerId producer, ProducerEpoch epoch, bool commit,
+                      int32_t coordinator_epoch, std::function<void(protocol::ErrorCode)> done);
+
   // Answers every parked JoinGroup and SyncGroup with NOT_COORDINATOR and stops the
   // timers, so a shutting-down broker is not held up by rebalances; later requests get
   // NOT_COORDINATOR too. Asynchronous.
   void Shutdown();
 
  private:
-  struct LoadedShard;
-  // Runs fn on the loop of the partition, with the shard loaded (or an error).
-  void WithPartition(int32_t partition, bool skip_unled,
-                     std::function<void(GroupShard*, protocol::ErrorCode)> fn);
-  // On the partition's loop.
-  GroupShard* ShardOn(size_t loop, int32_t partition, cluster::Partition& p,
-                      protocol::ErrorCode* error);
-  // One step of loading: true when the shard is loaded, false when more is to come (the
-  // next step is posted); slot reset on failure.
-  bool LoadStep(size_t loop, int32_t partition);
-  void ScheduleExpiry(size_t loop, int32_t partition);
+  std::unique_ptr<CoordinatorShard> MakeShard(int32_t partition, size_t loop);
 
-  net::EventLoops& loops_;
-  cluster::ReplicaManager& replicas_;
   controller::QuorumController& controller_;
   const config::BrokerConfig& config_;
   Clock& clock_;
   GroupConfig group_config_;
-  std::atomic<bool> shutting_down_{false};
-  // shards_[loop]: the shards of the partitions that loop owns; touched only there.
-  std::vector<absl::flat_hash_map<int32_t, std::unique_ptr<LoadedShard>>> shards_;
+  ShardHost host_;
 };
 
 }  // namespace fjord::coordinator

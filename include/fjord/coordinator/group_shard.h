@@ -22,6 +22,7 @@
 #include "fjord/base/clock.h"
 #include "fjord/coordinator/classic_group.h"
 #include "fjord/coordinator/group_records.h"
+#include "fjord/coordinator/shard_host.h"
 #include "fjord/protocol/error_codes.h"
 
 namespace fjord::coordinator {
@@ -35,9 +36,16 @@ struct GroupConfig {
   size_t max_metadata_bytes = 4096;
 };
 
-class GroupShard {
+// The producer of a transactional offset commit (TxnOffsetCommit, KIP-98).
+struct TxnProducer {
+  ProducerId id{-1};
+  ProducerEpoch epoch{-1};
+};
+
+class GroupShard final : public CoordinatorShard {
  public:
-  using Append = std::function<absl::Status(const std::vector<KeyValue>&)>;
+  // Writes records as one batch: a transactional batch of `producer` when it is set.
+  using Append = std::function<absl::Status(const std::vector<KeyValue>&, const TxnProducer*)>;
   // Runs task after delay_ms on the shard's loop; the returned timer cancels it.
   using Schedule =
       std::function<std::shared_ptr<net::Timer>(int64_t delay_ms, std::function<void()> task)>;
@@ -98,12 +106,18 @@ class GroupShard {
 
   // Applies one record read from the log (loading). Records of unknown kinds are skipped.
   void Replay(const GroupRecord& record);
+  // Loading: the records of a batch, or a transaction marker. A transactional batch's
+  // offsets stay pending until its producer's marker.
+  absl::Status ReplayBatch(const protocol::RecordBatchView& batch) override;
   // After the last Replay: groups that came back with members are Stable, and each member
   // must heart-beat within its session timeout from now.
-  void FinishLoad();
+  void FinishLoad() override;
   // The shard is going away (shutdown, or this node no longer coordinates it): parked
   // JoinGroup and SyncGroup requests get NOT_COORDINATOR and timers stop.
-  void Unload();
+  void Unload() override;
+  // Offset retention (ExpireOffsets).
+  void Tick() override { ExpireOffsets(); }
+  std::string Summary() const override;
 
   // JoinGroup: done runs now (an error, MEMBER_ID_REQUIRED, a member that is already in
   // the current generation) or when the join phase of the rebalance completes.
@@ -121,6 +135,20 @@ class GroupShard {
   // OFFSET_METADATA_TOO_LARGE. All accepted partitions go into one append.
   void Commit(const std::string& group, int32_t generation, const std::string& member_id,
               const std::optional<std::string>& instance_id, std::vector<CommitItem>& items);
+  // TxnOffsetCommit (KIP-98, KIP-447): written as a transactional batch of `producer` and
+  // kept pending, invisible to OffsetFetch, until the producer's transaction ends. Kafka's
+  // checks: an unknown member is UNKNOWN_MEMBER_ID, a wrong generation ILLEGAL_GENERATION;
+  // a fenced producer INVALID_PRODUCER_EPOCH.
+  void TxnCommit(const std::string& group, TxnProducer producer, int32_t generation,
+                 const std::string& member_id, const std::optional<std::string>& instance_id,
+                 std::vector<CommitItem>& items);
+  // The marker of `producer`'s transaction was written: its pending offsets are committed
+  // or dropped.
+  void CompleteTxn(ProducerId producer, bool commit);
+  // Whether a transaction holds an offset of this partition pending (require_stable).
+  bool HasPendingOffset(const std::string& group, const std::string& topic,
+                        int32_t partition) const;
+
   // OffsetDelete: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or per partition
   // GROUP_SUBSCRIBED_TO_TOPIC while a member consumes the topic.
   protocol::ErrorCode DeleteOffsets(const std::string& group, std::vector<DeleteItem>& items);
@@ -164,8 +192,14 @@ class GroupShard {
   static protocol::ErrorCode ValidateMember(const Group& g, const std::string& member_id,
                                             const std::optional<std::string>& instance_id);
 
+  // Checks metadata sizes and stamps the commit time; the records of the accepted items.
+  std::vector<KeyValue> AcceptCommits(const std::string& group, protocol::ErrorCode group_error,
+                                      std::vector<CommitItem>& items,
+                                      std::vector<CommitItem*>* accepted);
+
   // Persisting and timers.
-  protocol::ErrorCode Store(const std::vector<KeyValue>& records);
+  protocol::ErrorCode Store(const std::vector<KeyValue>& records,
+                            const TxnProducer* producer = nullptr);
   protocol::ErrorCode StoreGroup(const Group& g);
   void Arm(Group& g);
   void OnTimer(const std::string& group_id);
@@ -179,6 +213,9 @@ class GroupShard {
   GroupConfig config_;
   uint64_t id_seed_;
   absl::flat_hash_map<std::string, std::unique_ptr<Group>> groups_;
+  // Transactional offsets waiting for their producer's marker: producer -> group -> offsets.
+  using PendingOffsets = absl::flat_hash_map<std::string, ClassicGroup::Offsets>;
+  absl::flat_hash_map<int64_t, PendingOffsets> pending_txn_;
 };
 
 }  // namespace fjord::coordinator

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fjord/base/types.h"
+#include "fjord/protocol/error_codes.h"
 #include "fjord/protocol/record_batch.h"
 #include "fjord/storage/log_config.h"
 
@@ -43,6 +44,8 @@ enum class AppendError : uint8_t {
 absl::Status AppendFailure(AppendError error, std::string message);
 // The AppendError of a failed append; kStorage for statuses without one.
 AppendError AppendErrorOf(const absl::Status& status);
+// The Kafka error a produce (or a coordinator's write) answers for it.
+protocol::ErrorCode AppendErrorCode(AppendError e);
 
 // Who is appending: clients get the strictest checks (KIP-98: only coordinators write
 // control batches; one batch per produce partition since magic 2).

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "fjord/coordinator/group_shard.h"
 #include "fjord/net/event_loops.h"
+#include "fjord/protocol/record_batch.h"
+#include "fjord/storage/log_validator.h"
 #include "logger.h"
 
 namespace fjord::coordinator {
@@ -35,9 +37,18 @@ void GroupShard::RemoveGroup(const std::string& id) {
   groups_.erase(it);
 }
 
-ErrorCode GroupShard::Store(const std::vector<KeyValue>& records) {
-  absl::Status s = append_(records);
+ErrorCode GroupShard::Store(const std::vector<KeyValue>& records, const TxnProducer* producer) {
+  absl::Status s = append_(records, producer);
   if (s.ok()) return ErrorCode::kNone;
+  // A transactional write refused by the producer's state keeps its own error.
+  switch (storage::AppendErrorOf(s)) {
+    case storage::AppendError::kInvalidProducerEpoch:
+      return ErrorCode::kInvalidProducerEpoch;
+    case storage::AppendError::kInvalidTxnState:
+      return ErrorCode::kInvalidTxnState;
+    default:
+      break;
+  }
   // Kafka maps a failed write of the offsets partition to a retriable coordinator error.
   Logger().warn("writing {} group records failed: {}", records.size(), s.message());
   return absl::IsFailedPrecondition(s) ? ErrorCode::kNotCoordinator
@@ -124,6 +135,38 @@ void GroupShard::Replay(const GroupRecord& r) {
   }
 }
 
+absl::Status GroupShard::ReplayBatch(const protocol::RecordBatchView& batch) {
+  const protocol::RecordBatchHeader& h = batch.header();
+  if (h.is_control()) {
+    absl::StatusOr<std::optional<storage::ProducerAppend>> m =
+        storage::MarkerAppendOf(batch, h.base_offset);
+    if (!m.ok()) return m.status();
+    if (*m) CompleteTxn(h.producer_id, (*m)->marker->commit);
+    return absl::OkStatus();
+  }
+  protocol::RecordReader reader(batch);
+  while (reader.Next()) {
+    const protocol::Record& rec = reader.record();
+    if (!rec.key) continue;
+    absl::StatusOr<GroupRecord> r = DecodeGroupRecord(*rec.key, rec.value);
+    if (!r.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("record at offset ", rec.offset.value, ": ", r.status().message()));
+    }
+    if (h.is_transactional() && r->kind == GroupRecord::Kind::kOffsetCommit && r->offset) {
+      pending_txn_[h.producer_id.value][r->group][{r->topic, r->partition}] = *r->offset;
+      continue;
+    }
+    Replay(*r);
+  }
+  return reader.status();
+}
+
+std::string GroupShard::Summary() const {
+  return absl::StrCat(groups_.size(), " groups, ", pending_txn_.size(),
+                      " open transactions with offsets");
+}
+
 void GroupShard::FinishLoad() {
   const int64_t now = clock_.NowMs();
   for (auto& [id, g] : groups_) {
@@ -167,9 +210,22 @@ void GroupShard::Commit(const std::string& group, int32_t generation, const std:
       Heartbeated(g->members.at(member_id), clock_.NowMs());
     }
   }
+  std::vector<CommitItem*> accepted;
+  std::vector<KeyValue> records = AcceptCommits(group, group_error, items, &accepted);
+  if (records.empty()) return;
+  if (ErrorCode e = Store(records); e != ErrorCode::kNone) {
+    for (CommitItem* item : accepted) item->error = e;
+    return;
+  }
+  Group& target = GetOrCreate(group);
+  for (CommitItem* item : accepted) target.offsets[{item->topic, item->partition}] = item->offset;
+}
+
+std::vector<KeyValue> GroupShard::AcceptCommits(const std::string& group, ErrorCode group_error,
+                                                std::vector<CommitItem>& items,
+                                                std::vector<CommitItem*>* accepted) {
   const int64_t now = clock_.NowMs();
   std::vector<KeyValue> records;
-  std::vector<CommitItem*> accepted;
   for (CommitItem& item : items) {
     if (item.error != ErrorCode::kNone) continue;
     if (group_error != ErrorCode::kNone) {
@@ -182,15 +238,58 @@ void GroupShard::Commit(const std::string& group, int32_t generation, const std:
     }
     item.offset.commit_ms = now;
     records.push_back(OffsetCommitRecord(group, item.topic, item.partition, &item.offset));
-    accepted.push_back(&item);
+    accepted->push_back(&item);
   }
+  return records;
+}
+
+void GroupShard::TxnCommit(const std::string& group, TxnProducer producer, int32_t generation,
+                           const std::string& member_id,
+                           const std::optional<std::string>& instance_id,
+                           std::vector<CommitItem>& items) {
+  auto it = groups_.find(group);
+  const Group* g = it == groups_.end() ? nullptr : it->second.get();
+  ErrorCode group_error = ErrorCode::kNone;
+  if (g != nullptr && g->Is(GroupState::kDead)) {
+    group_error = ErrorCode::kCoordinatorNotAvailable;
+  } else if (!member_id.empty() || instance_id.has_value()) {
+    group_error =
+        g == nullptr ? ErrorCode::kUnknownMemberId : ValidateMember(*g, member_id, instance_id);
+  }
+  if (group_error == ErrorCode::kNone && generation >= 0 &&
+      (g == nullptr || generation != g->generation)) {
+    group_error = ErrorCode::kIllegalGeneration;
+  }
+  std::vector<CommitItem*> accepted;
+  std::vector<KeyValue> records = AcceptCommits(group, group_error, items, &accepted);
   if (records.empty()) return;
-  if (ErrorCode e = Store(records); e != ErrorCode::kNone) {
+  if (ErrorCode e = Store(records, &producer); e != ErrorCode::kNone) {
     for (CommitItem* item : accepted) item->error = e;
     return;
   }
-  Group& target = GetOrCreate(group);
-  for (CommitItem* item : accepted) target.offsets[{item->topic, item->partition}] = item->offset;
+  ClassicGroup::Offsets& pending = pending_txn_[producer.id.value][group];
+  for (CommitItem* item : accepted) pending[{item->topic, item->partition}] = item->offset;
+}
+
+void GroupShard::CompleteTxn(ProducerId producer, bool commit) {
+  auto it = pending_txn_.find(producer.value);
+  if (it == pending_txn_.end()) return;
+  if (commit) {
+    for (auto& [group, offsets] : it->second) {
+      Group& g = GetOrCreate(group);
+      for (auto& [key, offset] : offsets) g.offsets[key] = std::move(offset);
+    }
+  }
+  pending_txn_.erase(it);
+}
+
+bool GroupShard::HasPendingOffset(const std::string& group, const std::string& topic,
+                                  int32_t partition) const {
+  for (const auto& [producer, groups] : pending_txn_) {
+    auto g = groups.find(group);
+    if (g != groups.end() && g->second.contains({topic, partition})) return true;
+  }
+  return false;
 }
 
 ErrorCode GroupShard::DeleteOffsets(const std::string& group, std::vector<DeleteItem>& items) {

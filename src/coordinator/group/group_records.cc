@@ -1,5 +1,6 @@
 #include "fjord/coordinator/group_records.h"
 
+#include "../common/versioned_record.h"
 #include "absl/strings/str_cat.h"
 #include "fjord/protocol/group/group_metadata_key.h"
 #include "fjord/protocol/group/group_metadata_value.h"
@@ -17,38 +18,14 @@ constexpr int16_t kGroupKeyVersion = 2;
 constexpr int16_t kOffsetValueVersion = 3;
 constexpr int16_t kGroupValueVersion = 3;
 
-template <typename Message>
-std::vector<uint8_t> Versioned(int16_t version, const Message& m) {
-  std::vector<uint8_t> out = {static_cast<uint8_t>(version >> 8),
-                              static_cast<uint8_t>(version & 0xff)};
-  protocol::EncodeMessage(m, version, &out);
-  return out;
-}
-
-// The int16 version in front of a key or value, and the rest.
 absl::StatusOr<int16_t> SplitVersion(std::span<const uint8_t>* bytes, const char* what) {
-  if (bytes->size() < 2) {
-    return absl::DataLossError(
-        absl::StrCat("__consumer_offsets ", what, " of ", bytes->size(), " bytes has no version"));
-  }
-  auto v = static_cast<int16_t>((static_cast<uint16_t>((*bytes)[0]) << 8) | (*bytes)[1]);
-  *bytes = bytes->subspan(2);
-  return v;
+  return SplitRecordVersion(bytes, "__consumer_offsets", what);
 }
 
 template <typename Message>
 absl::Status DecodeVersioned(std::span<const uint8_t> bytes, int16_t version, Message* m,
                              const char* what) {
-  if (version < Message::kMinVersion || version > Message::kMaxVersion) {
-    return absl::DataLossError(
-        absl::StrCat("__consumer_offsets ", what, " has unknown version ", version));
-  }
-  size_t consumed = 0;
-  absl::Status s = protocol::DecodeMessage(bytes, version, m, &consumed);
-  if (!s.ok()) {
-    return absl::DataLossError(absl::StrCat("__consumer_offsets ", what, ": ", s.message()));
-  }
-  return absl::OkStatus();
+  return DecodeRecordVersion(bytes, version, m, "__consumer_offsets", what);
 }
 
 }  // namespace
@@ -59,14 +36,14 @@ KeyValue OffsetCommitRecord(const std::string& group, const std::string& topic, 
   k.group = group;
   k.topic = topic;
   k.partition = PartitionId(partition);
-  KeyValue kv{Versioned(kOffsetKeyVersion, k), std::nullopt};
+  KeyValue kv{VersionedRecord(kOffsetKeyVersion, k), std::nullopt};
   if (offset != nullptr) {
     protocol::group::OffsetCommitValue v;
     v.offset = offset->offset.value;
     v.leader_epoch = LeaderEpoch(offset->leader_epoch);
     v.metadata = offset->metadata;
     v.commit_timestamp = offset->commit_ms;
-    kv.value = Versioned(kOffsetValueVersion, v);
+    kv.value = VersionedRecord(kOffsetValueVersion, v);
   }
   return kv;
 }
@@ -74,7 +51,7 @@ KeyValue OffsetCommitRecord(const std::string& group, const std::string& topic, 
 KeyValue GroupMetadataRecord(const std::string& group, const StoredGroup* g) {
   protocol::group::GroupMetadataKey k;
   k.group = group;
-  KeyValue kv{Versioned(kGroupKeyVersion, k), std::nullopt};
+  KeyValue kv{VersionedRecord(kGroupKeyVersion, k), std::nullopt};
   if (g != nullptr) {
     protocol::group::GroupMetadataValue v;
     v.protocol_type = g->protocol_type;
@@ -94,7 +71,7 @@ KeyValue GroupMetadataRecord(const std::string& group, const StoredGroup* g) {
       mm.assignment = m.assignment;
       v.members.push_back(std::move(mm));
     }
-    kv.value = Versioned(kGroupValueVersion, v);
+    kv.value = VersionedRecord(kGroupValueVersion, v);
   }
   return kv;
 }

@@ -349,7 +349,7 @@ TEST(GroupMembershipTest, ReloadedGroupIsStableAndExpiresSilentMembers) {
 
   // With real timers: nobody heart-beats after the load, so both expire.
   f.shard = std::make_unique<GroupShard>(
-      f.clock, [](const std::vector<KeyValue>&) { return absl::OkStatus(); },
+      f.clock, [](const std::vector<KeyValue>&, const TxnProducer*) { return absl::OkStatus(); },
       [&f](int64_t delay, std::function<void()> task) {
         auto t = std::make_shared<test_support::FakeTimer>();
         f.timers.push_back({f.clock.NowMs() + delay, t, std::move(task)});

@@ -32,7 +32,7 @@ struct Fixture {
   explicit Fixture(GroupConfig config = TestConfig()) {
     shard = std::make_unique<GroupShard>(
         clock,
-        [this](const std::vector<KeyValue>& records) {
+        [this](const std::vector<KeyValue>& records, const TxnProducer*) {
           if (!next_append.ok()) return next_append;
           log.insert(log.end(), records.begin(), records.end());
           return absl::OkStatus();
@@ -67,7 +67,7 @@ struct Fixture {
   // Replays the log into a fresh shard (a restart).
   std::unique_ptr<GroupShard> Reload() {
     auto replayed = std::make_unique<GroupShard>(
-        clock, [](const std::vector<KeyValue>&) { return absl::OkStatus(); },
+        clock, [](const std::vector<KeyValue>&, const TxnProducer*) { return absl::OkStatus(); },
         [](int64_t, std::function<void()>) { return std::make_shared<FakeTimer>(); }, TestConfig());
     for (const KeyValue& kv : log) {
       std::optional<std::span<const uint8_t>> value;

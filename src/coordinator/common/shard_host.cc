@@ -1,0 +1,216 @@
+#include "fjord/coordinator/shard_host.h"
+
+#include "absl/strings/str_cat.h"
+#include "fjord/base/logging.h"
+#include "fjord/cluster/partition.h"
+#include "fjord/cluster/replica_manager.h"
+#include "fjord/net/event_loops.h"
+#include "fjord/storage/log.h"
+
+namespace fjord::coordinator {
+
+using protocol::ErrorCode;
+
+namespace {
+
+// Replays batches from `next` up to `end`, at most `max_bytes` of them, into `shard`.
+// Advances `next`.
+absl::Status LoadChunk(cluster::Partition& p, CoordinatorShard& shard, Offset* next, Offset end,
+                       uint64_t max_bytes, size_t* batches) {
+  absl::StatusOr<storage::LogReadResult> read = p.log().Read(*next, max_bytes, end, true);
+  if (!read.ok()) return read.status();
+  absl::StatusOr<std::vector<uint8_t>> bytes = storage::ReadRegions(read->regions);
+  if (!bytes.ok()) return bytes.status();
+  if (bytes->empty()) {
+    *next = end;  // nothing readable below the end: done
+    return absl::OkStatus();
+  }
+  protocol::RecordBatchIterator it(*bytes);
+  while (it.Next()) {
+    const protocol::RecordBatchView& b = it.batch();
+    *next = b.header().next_offset();
+    if (absl::Status s = shard.ReplayBatch(b); !s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("batch at offset ", b.header().base_offset.value, ": ", s.message()));
+    }
+    ++*batches;
+  }
+  return it.status();
+}
+
+}  // namespace
+
+struct ShardHost::Slot {
+  ~Slot() {
+    if (tick) tick->Cancel();
+  }
+  std::shared_ptr<storage::Log> log;  // the log it was loaded from
+  std::unique_ptr<CoordinatorShard> shard;
+  bool loading = true;
+  Offset next{0};  // loading: the next offset to replay, up to `end`
+  Offset end{0};
+  size_t batches = 0;
+  std::shared_ptr<net::Timer> tick;
+};
+
+ShardHost::ShardHost(net::EventLoops& loops, cluster::ReplicaManager& replicas, Options options)
+    : loops_(loops),
+      replicas_(replicas),
+      options_(std::move(options)),
+      slots_(loops.size()) {}
+
+ShardHost::~ShardHost() = default;
+
+size_t ShardHost::LoopOf(int32_t partition) const {
+  return replicas_.LoopOf(storage::TopicPartition{options_.topic, PartitionId(partition)});
+}
+
+void ShardHost::WithPartition(int32_t partition, bool skip_unled,
+                              std::function<void(CoordinatorShard*, ErrorCode)> fn) {
+  storage::TopicPartition tp{options_.topic, PartitionId(partition)};
+  const size_t loop = replicas_.LoopOf(tp);
+  loops_.Post(loop, [this, tp, loop, partition, skip_unled, fn = std::move(fn)] {
+    if (shutting_down_.load()) return fn(nullptr, ErrorCode::kNotCoordinator);
+    cluster::Partition* p = replicas_.Get(tp);
+    if (p == nullptr || !p->IsLeader()) {
+      if (skip_unled) return fn(nullptr, ErrorCode::kNone);
+      fn(nullptr, p == nullptr ? ErrorCode::kCoordinatorNotAvailable : ErrorCode::kNotCoordinator);
+      return;
+    }
+    ErrorCode error = ErrorCode::kNone;
+    CoordinatorShard* shard = ShardOn(loop, partition, *p, &error);
+    fn(shard, error);
+  });
+}
+
+void ShardHost::ForEachShard(size_t partitions,
+                             std::function<void(CoordinatorShard*, ErrorCode)> fn,
+                             std::function<void()> done) {
+  if (partitions == 0) {
+    done();
+    return;
+  }
+  auto pending = std::make_shared<std::atomic<size_t>>(partitions);
+  auto shared_fn = std::make_shared<decltype(fn)>(std::move(fn));
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  for (size_t i = 0; i < partitions; ++i) {
+    WithPartition(static_cast<int32_t>(i), true,
+                  [pending, shared_fn, shared_done](CoordinatorShard* shard, ErrorCode e) {
+                    if (shard != nullptr || e != ErrorCode::kNone) (*shared_fn)(shard, e);
+                    if (pending->fetch_sub(1) == 1) (*shared_done)();
+                  });
+  }
+}
+
+cluster::Partition* ShardHost::Leading(int32_t partition) {
+  // The appends go to whichever Partition object leads the partition at the time.
+  cluster::Partition* p =
+      replicas_.Get(storage::TopicPartition{options_.topic, PartitionId(partition)});
+  return p != nullptr && p->IsLeader() ? p : nullptr;
+}
+
+absl::Status ShardHost::NotLeading(int32_t partition) const {
+  return absl::FailedPreconditionError(
+      absl::StrCat("not the leader of ", options_.topic, "-", partition));
+}
+
+absl::StatusOr<storage::LogAppendInfo> ShardHost::Append(int32_t partition,
+                                                         std::span<uint8_t> batch,
+                                                         storage::AppendOrigin origin) {
+  cluster::Partition* p = Leading(partition);
+  if (p == nullptr) return NotLeading(partition);
+  return p->AppendAsLeader(batch, origin);
+}
+
+absl::StatusOr<storage::LogAppendInfo> ShardHost::AppendMarker(int32_t partition,
+                                                               ProducerId producer,
+                                                               ProducerEpoch epoch, bool commit,
+                                                               int32_t coordinator_epoch,
+                                                               int64_t now_ms) {
+  cluster::Partition* p = Leading(partition);
+  if (p == nullptr) return NotLeading(partition);
+  return p->AppendTxnMarker(producer, epoch, commit, coordinator_epoch, now_ms);
+}
+
+std::shared_ptr<net::Timer> ShardHost::Schedule(size_t loop, int64_t delay_ms,
+                                                std::function<void()> task) {
+  return loops_.RunAfter(loop, std::chrono::milliseconds(delay_ms), std::move(task));
+}
+
+void ShardHost::Shutdown() {
+  shutting_down_.store(true);
+  for (size_t loop = 0; loop < slots_.size(); ++loop) {
+    loops_.Post(loop, [this, loop] {
+      for (auto& [partition, slot] : slots_[loop]) {
+        if (slot->tick) slot->tick->Cancel();
+        slot->tick.reset();
+        slot->shard->Unload();
+      }
+    });
+  }
+}
+
+CoordinatorShard* ShardHost::ShardOn(size_t loop, int32_t partition, cluster::Partition& p,
+                                     ErrorCode* error) {
+  auto& slot = slots_[loop][partition];
+  if (slot && slot->log == p.shared_log()) {
+    if (!slot->loading) return slot->shard.get();
+    *error = ErrorCode::kCoordinatorLoadInProgress;
+    return nullptr;
+  }
+  if (slot) slot->shard->Unload();  // the log was replaced: its state is gone
+  slot = std::make_unique<Slot>();
+  slot->log = p.shared_log();
+  slot->shard = options_.make(partition, loop);
+  slot->next = p.log().log_start_offset();
+  slot->end = p.high_watermark();
+  if (LoadStep(loop, partition)) return slots_[loop][partition]->shard.get();
+  *error = slots_[loop][partition] ? ErrorCode::kCoordinatorLoadInProgress
+                                   : ErrorCode::kCoordinatorNotAvailable;
+  return nullptr;
+}
+
+bool ShardHost::LoadStep(size_t loop, int32_t partition) {
+  auto& slot = slots_[loop][partition];
+  storage::TopicPartition tp{options_.topic, PartitionId(partition)};
+  spdlog::logger& log = NamedLogger(options_.logger.c_str());
+  cluster::Partition* p = replicas_.Get(tp);
+  if (p == nullptr || p->shared_log() != slot->log) {
+    slot.reset();  // replaced or gone while loading; the next request starts over
+    return false;
+  }
+  if (slot->next.value < slot->end.value) {
+    absl::Status s = LoadChunk(*p, *slot->shard, &slot->next, slot->end,
+                               std::max<uint64_t>(options_.load_buffer_bytes, 1), &slot->batches);
+    if (!s.ok()) {
+      log.error("cannot load {}: {}", tp.DirName(), s.message());
+      slot.reset();
+      return false;
+    }
+  }
+  if (slot->next.value < slot->end.value) {
+    loops_.Post(loop, [this, loop, partition] {
+      auto it = slots_[loop].find(partition);
+      if (it != slots_[loop].end() && it->second && it->second->loading) LoadStep(loop, partition);
+    });
+    return false;
+  }
+  slot->loading = false;
+  slot->shard->FinishLoad();
+  log.info("loaded {}: {} batches, {}", tp.DirName(), slot->batches, slot->shard->Summary());
+  ScheduleTick(loop, partition);
+  return true;
+}
+
+void ShardHost::ScheduleTick(size_t loop, int32_t partition) {
+  if (options_.tick_interval_ms <= 0) return;
+  auto& slot = slots_[loop][partition];
+  slot->tick = Schedule(loop, options_.tick_interval_ms, [this, loop, partition] {
+    auto it = slots_[loop].find(partition);
+    if (it == slots_[loop].end() || !it->second || it->second->loading) return;
+    it->second->shard->Tick();
+    ScheduleTick(loop, partition);
+  });
+}
+
+}  // namespace fjord::coordinator
