@@ -321,6 +321,8 @@ const ConfigDef kBroker[] = {
      "min.insync.replicas of __transaction_state", true, false, ""},
     {"transaction.state.log.segment.bytes", T::kInt, "104857600", 1, kNull, kAny,
      "segment size of __transaction_state", true, false, ""},
+    {"transaction.state.log.load.buffer.size", T::kInt, "5242880", 1, kNull, kAny,
+     "read size when loading transaction state", true, false, ""},
     {"transaction.max.timeout.ms", T::kInt, "900000", 1, kNull, kAny,
      "longest transaction timeout a producer may ask for", true, false, ""},
     {"transaction.abort.timed.out.transaction.cleanup.interval.ms", T::kInt, "10000", 1, kNull,

@@ -9,6 +9,7 @@
 #include "fjord/cluster/replica_manager.h"
 #include "fjord/controller/quorum_controller.h"
 #include "fjord/coordinator/group_coordinator.h"
+#include "fjord/coordinator/txn_coordinator.h"
 #include "fjord/metadata/metadata_image.h"
 #include "fjord/server/fetch_session.h"
 #include "request.h"
@@ -45,6 +46,7 @@ class Broker {
   std::unique_ptr<FetchSessionCache> fetch_sessions;
   std::unique_ptr<coordinator::GroupCoordinator> groups;
   std::unique_ptr<ProducerIdSource> producer_ids;
+  std::unique_ptr<coordinator::TxnCoordinator> txns;
 };
 
 // Posts fn to the loop of the request's connection (answers leave from there).
@@ -78,6 +80,14 @@ void HandleOffsetFetch(Broker& b, RequestPtr r);
 void HandleOffsetDelete(Broker& b, RequestPtr r);
 void HandleJoinGroup(Broker& b, RequestPtr r);
 void HandleInitProducerId(Broker& b, RequestPtr r);
+void HandleAddPartitionsToTxn(Broker& b, RequestPtr r);
+void HandleAddOffsetsToTxn(Broker& b, RequestPtr r);
+void HandleEndTxn(Broker& b, RequestPtr r);
+void HandleTxnOffsetCommit(Broker& b, RequestPtr r);
+// The transactional InitProducerId (txn_handlers.cc).
+void InitTransactionalProducer(Broker& b, RequestPtr r, const std::string& transactional_id,
+                               int32_t timeout_ms, ProducerId expected_id,
+                               ProducerEpoch expected_epoch);
 void HandleSyncGroup(Broker& b, RequestPtr r);
 void HandleHeartbeat(Broker& b, RequestPtr r);
 void HandleLeaveGroup(Broker& b, RequestPtr r);

@@ -31,14 +31,20 @@ struct CoordinatorAnswer {
   int32_t port = -1;
 };
 
-CoordinatorAnswer LocateGroup(const metadata::MetadataImage& image, const std::string& listener,
-                              const std::string& group) {
+// The leader of the key's partition of a coordinator's topic (__consumer_offsets for
+// groups, __transaction_state for transactional ids).
+CoordinatorAnswer Locate(const metadata::MetadataImage& image, const std::string& listener,
+                         int8_t key_type, const std::string& key) {
   CoordinatorAnswer a;
-  const int32_t p = GroupCoordinator::PartitionOf(image, group);
-  const metadata::TopicImage* t = image.TopicByName(coordinator::kOffsetsTopic);
+  const bool group = key_type == kGroupKey;
+  const int32_t p = group ? GroupCoordinator::PartitionOf(image, key)
+                          : coordinator::TxnCoordinator::PartitionOf(image, key);
+  const metadata::TopicImage* t =
+      image.TopicByName(group ? coordinator::kOffsetsTopic : coordinator::kTransactionStateTopic);
   if (p < 0 || t == nullptr) {
     a.error = ErrorCode::kCoordinatorNotAvailable;
-    a.message = "the group coordinator is not available";
+    a.message = group ? "the group coordinator is not available"
+                      : "the transaction coordinator is not available";
     return a;
   }
   const NodeId leader = t->partitions[static_cast<size_t>(p)].leader;
@@ -51,7 +57,7 @@ CoordinatorAnswer LocateGroup(const metadata::MetadataImage& image, const std::s
     }
   }
   a.error = ErrorCode::kCoordinatorNotAvailable;
-  a.message = "the group coordinator has no endpoint on this listener";
+  a.message = "the coordinator has no endpoint on this listener";
   return a;
 }
 
@@ -59,15 +65,12 @@ void AnswerFindCoordinator(Broker& b, const RequestPtr& r,
                            const protocol::FindCoordinatorRequest& req) {
   auto image = b.image();
   auto answer = [&](const std::string& key) {
-    if (req.key_type == kGroupKey) return LocateGroup(*image, r->conn.listener, key);
-    CoordinatorAnswer a;
-    if (req.key_type == kTransactionKey) {
-      a.error = ErrorCode::kCoordinatorNotAvailable;
-      a.message = "the transaction coordinator is not built yet";
-    } else {
-      a.error = ErrorCode::kInvalidRequest;
-      a.message = absl::StrCat("unknown key type ", req.key_type);
+    if (req.key_type == kGroupKey || req.key_type == kTransactionKey) {
+      return Locate(*image, r->conn.listener, req.key_type, key);
     }
+    CoordinatorAnswer a;
+    a.error = ErrorCode::kInvalidRequest;
+    a.message = absl::StrCat("unknown key type ", req.key_type);
     return a;
   };
   protocol::FindCoordinatorResponse resp;
@@ -105,15 +108,18 @@ void OnConnectionLoop(Broker& b, const RequestPtr& r, std::function<void()> fn) 
 void HandleFindCoordinator(Broker& b, RequestPtr r) {
   protocol::FindCoordinatorRequest req;
   if (!DecodeBody(*r, &req)) return;
-  if (req.key_type != kGroupKey) {
-    AnswerFindCoordinator(b, r, req);
-    return;
-  }
-  // The first group lookup creates __consumer_offsets; clients retry on
+  // The first lookup creates the coordinator's topic; clients retry on
   // COORDINATOR_NOT_AVAILABLE meanwhile, as with Kafka.
-  b.groups->EnsureOffsetsTopic(*b.image(), [&b, r, req = std::move(req)](ErrorCode) mutable {
+  auto answer = [&b, r, req](ErrorCode) mutable {
     OnConnectionLoop(b, r, [&b, r, req = std::move(req)] { AnswerFindCoordinator(b, r, req); });
-  });
+  };
+  if (req.key_type == kGroupKey) {
+    b.groups->EnsureOffsetsTopic(*b.image(), std::move(answer));
+  } else if (req.key_type == kTransactionKey) {
+    b.txns->EnsureTopic(*b.image(), std::move(answer));
+  } else {
+    AnswerFindCoordinator(b, r, req);
+  }
 }
 
 void HandleOffsetCommit(Broker& b, RequestPtr r) {

@@ -17,12 +17,20 @@ Broker::Broker(BrokerServices services)
           *s.clock)),
       groups(std::make_unique<coordinator::GroupCoordinator>(*s.loops, *s.replicas, *s.controller,
                                                              *s.config, *s.clock)),
-      producer_ids(std::make_unique<ProducerIdSource>(*s.controller)) {}
+      producer_ids(std::make_unique<ProducerIdSource>(*s.controller)),
+      txns(std::make_unique<coordinator::TxnCoordinator>(
+          *s.loops, *s.replicas, *s.controller, *s.config, *s.clock, *groups,
+          [ids = producer_ids.get()](std::function<void(absl::StatusOr<int64_t>)> done) {
+            ids->Next(std::move(done));
+          })) {}
 
 KafkaApis::KafkaApis(BrokerServices services)
     : broker_(std::make_unique<Broker>(std::move(services))) {}
 
-void KafkaApis::BeginShutdown() { broker_->groups->Shutdown(); }
+void KafkaApis::BeginShutdown() {
+  broker_->txns->Shutdown();
+  broker_->groups->Shutdown();
+}
 
 KafkaApis::~KafkaApis() = default;
 

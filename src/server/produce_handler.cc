@@ -33,9 +33,6 @@ void HandleProduce(Broker& b, RequestPtr r) {
   std::string request_message;
   if (req->acks != -1 && req->acks != 0 && req->acks != 1) {
     request_error = ErrorCode::kInvalidRequiredAcks;
-  } else if (req->transactional_id.has_value()) {
-    request_error = ErrorCode::kTransactionalIdAuthorizationFailed;
-    request_message = "transactions are not supported by this broker yet";
   }
   for (size_t t = 0; t < req->topic_data.size(); ++t) {
     const auto& td = req->topic_data[t];

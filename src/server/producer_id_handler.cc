@@ -1,8 +1,8 @@
 // InitProducerId for idempotent producers (KIP-98): each call gets a fresh producer id
 // with epoch 0, as Kafka answers producers without a transactional id. Ids come from
 // blocks reserved in the metadata log (QuorumController::AllocateProducerIds), so an id
-// is never handed out twice, even across restarts. Transactional ids need the
-// transaction coordinator, which is not built: they are refused.
+// is never handed out twice, even across restarts. Transactional ids go to their
+// transaction coordinator (txn_handlers.cc), which takes its ids from the same source.
 
 #include <deque>
 #include <mutex>
@@ -72,12 +72,8 @@ void HandleInitProducerId(Broker& b, RequestPtr r) {
   protocol::InitProducerIdRequest req;
   if (!DecodeBody(*r, &req)) return;
   if (req.transactional_id.has_value()) {
-    NamedLogger("kafka-apis")
-        .warn("InitProducerId for transactional id '{}' refused: transactions are not built yet",
-              *req.transactional_id);
-    protocol::InitProducerIdResponse resp;
-    resp.error_code = Code(ErrorCode::kTransactionalIdAuthorizationFailed);
-    Respond(*r, resp);
+    InitTransactionalProducer(b, r, *req.transactional_id, req.transaction_timeout_ms,
+                              req.producer_id, req.producer_epoch);
     return;
   }
   b.producer_ids->Next([&b, r](absl::StatusOr<int64_t> id) {

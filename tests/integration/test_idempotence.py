@@ -1,7 +1,7 @@
 """Idempotent produce at the wire level (KIP-98): InitProducerId hands out distinct ids, a
 retried batch gets its original offset and is not written twice, a sequence gap is
-OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, and a transactional
-id is refused while transactions are not built."""
+OUT_OF_ORDER_SEQUENCE_NUMBER and an older epoch INVALID_PRODUCER_EPOCH. Transactional
+producers are tested in test_transactions.py."""
 
 import common
 import kafka_wire as kw
@@ -10,7 +10,6 @@ from kafka_wire import i32, string
 INIT_PRODUCER_ID = 22
 OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 INVALID_PRODUCER_EPOCH = 47
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 
 
 def init_producer_id(cid, transactional_id=None):
@@ -60,10 +59,6 @@ class IdempotenceTest(common.BrokerTestCase):
         values = [v for _, batch in kw.parse_record_batches(records["records"])
                   for _, _, v in batch]
         self.assertEqual(values, [b"a0", b"a1", b"b2", b"c0"])
-
-    def test_transactional_ids_are_refused(self):
-        r = parse_init(self.c.call(init_producer_id, "txn-1"))
-        self.assertEqual(r["error"], TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,7 +31,22 @@ class ReplicaManager;
 class Partition;
 }  // namespace fjord::cluster
 
+namespace fjord::controller {
+class QuorumController;
+}
+namespace fjord::metadata {
+class MetadataImage;
+}
+
 namespace fjord::coordinator {
+
+// Creates a coordinator's internal topic unless the image has it; done(kNone) once it
+// exists, on the controller's thread. The replication factor is capped at the live brokers.
+void EnsureInternalTopic(controller::QuorumController& controller,
+                         const metadata::MetadataImage& image, const std::string& topic,
+                         int32_t partitions, int16_t replication_factor,
+                         std::map<std::string, std::string> configs,
+                         std::function<void(protocol::ErrorCode)> done);
 
 // The state of one partition of a coordinator's topic. Lives on the partition's loop.
 class CoordinatorShard {
@@ -56,8 +72,11 @@ class ShardHost {
     std::string logger;  // the named logger of the coordinator
     uint64_t load_buffer_bytes = 5 << 20;
     int64_t tick_interval_ms = 0;  // 0: no ticks
-    // Makes the empty shard of one partition, on the partition's loop.
-    std::function<std::unique_ptr<CoordinatorShard>(int32_t partition, size_t loop)> make;
+    // Makes the empty shard of one partition, on the partition's loop; the partition's
+    // leader epoch is the coordinator's epoch (transaction markers carry it).
+    std::function<std::unique_ptr<CoordinatorShard>(int32_t partition, size_t loop,
+                                                    LeaderEpoch leader_epoch)>
+        make;
   };
 
   ShardHost(net::EventLoops& loops, cluster::ReplicaManager& replicas, Options options);

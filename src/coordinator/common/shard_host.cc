@@ -4,6 +4,8 @@
 #include "fjord/base/logging.h"
 #include "fjord/cluster/partition.h"
 #include "fjord/cluster/replica_manager.h"
+#include "fjord/controller/quorum_controller.h"
+#include "fjord/metadata/metadata_image.h"
 #include "fjord/net/event_loops.h"
 #include "fjord/storage/log.h"
 
@@ -40,6 +42,25 @@ absl::Status LoadChunk(cluster::Partition& p, CoordinatorShard& shard, Offset* n
 
 }  // namespace
 
+void EnsureInternalTopic(controller::QuorumController& controller,
+                         const metadata::MetadataImage& image, const std::string& topic,
+                         int32_t partitions, int16_t replication_factor,
+                         std::map<std::string, std::string> configs,
+                         std::function<void(ErrorCode)> done) {
+  if (image.TopicByName(topic) != nullptr) {
+    done(ErrorCode::kNone);
+    return;
+  }
+  controller.CreateInternalTopic(
+      topic, partitions, replication_factor, std::move(configs),
+      [topic, done = std::move(done)](ErrorCode e) {
+        if (e != ErrorCode::kNone) {
+          NamedLogger("controller").warn("creating {} failed: {}", topic, protocol::ErrorName(e));
+        }
+        done(e);
+      });
+}
+
 struct ShardHost::Slot {
   ~Slot() {
     if (tick) tick->Cancel();
@@ -54,10 +75,7 @@ struct ShardHost::Slot {
 };
 
 ShardHost::ShardHost(net::EventLoops& loops, cluster::ReplicaManager& replicas, Options options)
-    : loops_(loops),
-      replicas_(replicas),
-      options_(std::move(options)),
-      slots_(loops.size()) {}
+    : loops_(loops), replicas_(replicas), options_(std::move(options)), slots_(loops.size()) {}
 
 ShardHost::~ShardHost() = default;
 
@@ -161,7 +179,7 @@ CoordinatorShard* ShardHost::ShardOn(size_t loop, int32_t partition, cluster::Pa
   if (slot) slot->shard->Unload();  // the log was replaced: its state is gone
   slot = std::make_unique<Slot>();
   slot->log = p.shared_log();
-  slot->shard = options_.make(partition, loop);
+  slot->shard = options_.make(partition, loop, p.state().leader_epoch);
   slot->next = p.log().log_start_offset();
   slot->end = p.high_watermark();
   if (LoadStep(loop, partition)) return slots_[loop][partition]->shard.get();

@@ -22,16 +22,16 @@ GroupCoordinator::GroupCoordinator(net::EventLoops& loops, cluster::ReplicaManag
     : controller_(controller),
       config_(config),
       clock_(clock),
-      host_(
-          loops, replicas,
-          ShardHost::Options{
-              .topic = kOffsetsTopic,
-              .logger = "group-coordinator",
-              .load_buffer_bytes =
-                  static_cast<uint64_t>(std::max(config.GetInt("offsets.load.buffer.size"), 1)),
-              .tick_interval_ms = config.GetLong("offsets.retention.check.interval.ms"),
-              .make = [this](int32_t partition, size_t loop) { return MakeShard(partition, loop); },
-          }) {
+      host_(loops, replicas,
+            ShardHost::Options{
+                .topic = kOffsetsTopic,
+                .logger = "group-coordinator",
+                .load_buffer_bytes =
+                    static_cast<uint64_t>(std::max(config.GetInt("offsets.load.buffer.size"), 1)),
+                .tick_interval_ms = config.GetLong("offsets.retention.check.interval.ms"),
+                .make = [this](int32_t partition, size_t loop,
+                               LeaderEpoch) { return MakeShard(partition, loop); },
+            }) {
   group_config_.min_session_timeout_ms = config.GetInt("group.min.session.timeout.ms");
   group_config_.max_session_timeout_ms = config.GetInt("group.max.session.timeout.ms");
   group_config_.initial_rebalance_delay_ms = config.GetInt("group.initial.rebalance.delay.ms");
@@ -45,24 +45,13 @@ GroupCoordinator::~GroupCoordinator() = default;
 
 void GroupCoordinator::EnsureOffsetsTopic(const metadata::MetadataImage& image,
                                           std::function<void(ErrorCode)> done) {
-  if (image.TopicByName(kOffsetsTopic) != nullptr) {
-    done(ErrorCode::kNone);
-    return;
-  }
-  std::map<std::string, std::string> configs = {
-      {"cleanup.policy", "compact"},
-      {"compression.type", "producer"},
-      {"segment.bytes", std::to_string(config_.GetInt("offsets.topic.segment.bytes"))},
-  };
-  controller_.CreateInternalTopic(
-      kOffsetsTopic, config_.GetInt("offsets.topic.num.partitions"),
-      static_cast<int16_t>(config_.GetInt("offsets.topic.replication.factor")), std::move(configs),
-      [done = std::move(done)](ErrorCode e) {
-        if (e != ErrorCode::kNone) {
-          Logger().warn("creating {} failed: {}", kOffsetsTopic, protocol::ErrorName(e));
-        }
-        done(e);
-      });
+  EnsureInternalTopic(
+      controller_, image, kOffsetsTopic, config_.GetInt("offsets.topic.num.partitions"),
+      static_cast<int16_t>(config_.GetInt("offsets.topic.replication.factor")),
+      {{"cleanup.policy", "compact"},
+       {"compression.type", "producer"},
+       {"segment.bytes", std::to_string(config_.GetInt("offsets.topic.segment.bytes"))}},
+      std::move(done));
 }
 
 int32_t GroupCoordinator::PartitionOf(const metadata::MetadataImage& image,
