@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "fjord/coordinator/group_shard.h"
+#include "fjord/protocol/record_batch_builder.h"
 #include "group_shard_fixture.h"
 
 namespace fjord::coordinator {
@@ -146,6 +147,65 @@ TEST(GroupShardTest, DamagedGroupRecordsAreNotTrusted) {
   f.shard->Replay(r);
   EXPECT_EQ(f.shard->Find("g")->state, GroupState::kEmpty);
   EXPECT_TRUE(f.shard->Find("g")->members.empty());
+}
+
+TEST(GroupShardTest, TransactionalOffsetsStayPendingUntilTheMarker) {
+  Fixture f;
+  const TxnProducer producer{ProducerId(42), ProducerEpoch(0)};
+  // Kafka's checks: a member the group does not know, a generation it is not at.
+  auto items = Items({{0, 5}});
+  f.shard->TxnCommit("g", producer, -1, "ghost", std::nullopt, items);
+  EXPECT_EQ(items[0].error, ErrorCode::kUnknownMemberId);
+  items = Items({{0, 5}});
+  f.shard->TxnCommit("g", producer, 3, "", std::nullopt, items);
+  EXPECT_EQ(items[0].error, ErrorCode::kIllegalGeneration);
+
+  items = Items({{0, 5}, {1, 6}});
+  f.shard->TxnCommit("g", producer, -1, "", std::nullopt, items);
+  EXPECT_EQ(items[0].error, ErrorCode::kNone);
+  EXPECT_EQ(f.shard->Find("g"), nullptr);  // invisible until the commit marker
+  EXPECT_TRUE(f.shard->HasPendingOffset("g", "t", 1));
+  f.shard->CompleteTxn(producer.id, true);
+  ASSERT_NE(f.shard->Find("g"), nullptr);
+  EXPECT_EQ(f.shard->Find("g")->offsets.at({"t", 1}).offset, Offset(6));
+  EXPECT_FALSE(f.shard->HasPendingOffset("g", "t", 1));
+
+  // An aborted transaction's offsets are dropped.
+  items = Items({{0, 9}});
+  f.shard->TxnCommit("g", producer, -1, "", std::nullopt, items);
+  f.shard->CompleteTxn(producer.id, false);
+  EXPECT_EQ(f.shard->Find("g")->offsets.at({"t", 0}).offset, Offset(5));
+}
+
+TEST(GroupShardTest, ReplayedTransactionalBatchesWaitForTheirMarkers) {
+  Fixture f;
+  auto offsets = [&](int64_t pid, int64_t offset) {
+    protocol::RecordBatchBuilder b;
+    b.SetProducer(ProducerId(pid), ProducerEpoch(0), -1).SetTransactional(true);
+    CommittedOffset o;
+    o.offset = Offset(offset);
+    KeyValue kv = OffsetCommitRecord("g", "t", 0, &o);
+    b.Add(1, std::span<const uint8_t>(kv.key), std::span<const uint8_t>(*kv.value));
+    return *std::move(b).Build();
+  };
+  auto marker = [](int64_t pid, bool commit) {
+    return protocol::BuildControlBatch(
+        Offset(0), ProducerId(pid), ProducerEpoch(0),
+        {commit ? protocol::ControlRecordType::kCommit : protocol::ControlRecordType::kAbort, 0},
+        1);
+  };
+  auto replay = [&](const std::vector<uint8_t>& batch) {
+    protocol::RecordBatchIterator it(batch);
+    ASSERT_TRUE(it.Next());
+    ASSERT_TRUE(f.shard->ReplayBatch(it.batch()).ok());
+  };
+  replay(offsets(1, 10));
+  replay(offsets(2, 20));
+  EXPECT_EQ(f.shard->Find("g"), nullptr);
+  replay(marker(1, true));
+  EXPECT_EQ(f.shard->Find("g")->offsets.at({"t", 0}).offset, Offset(10));
+  replay(marker(2, false));
+  EXPECT_EQ(f.shard->Find("g")->offsets.at({"t", 0}).offset, Offset(10));
 }
 
 }  // namespace
