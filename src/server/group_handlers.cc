@@ -195,9 +195,13 @@ void HandleOffsetCommit(Broker& b, RequestPtr r) {
 namespace {
 
 // The committed offsets of one group, for OffsetFetch (all of them when topics is null).
+// With require_stable (v7+, KIP-447), a partition whose offset a transaction holds pending
+// is UNSTABLE_OFFSET_COMMIT: the consumer retries once the transaction ends.
 template <typename Topic, typename RespTopic>
-std::vector<RespTopic> FetchGroupOffsets(const GroupShard::Group* g,
+std::vector<RespTopic> FetchGroupOffsets(const GroupShard& shard, const std::string& group,
+                                         bool require_stable,
                                          const std::optional<std::vector<Topic>>& topics) {
+  const GroupShard::Group* g = shard.Find(group);
   std::vector<RespTopic> out;
   auto partition = [](int32_t index, const coordinator::CommittedOffset* o) {
     typename decltype(RespTopic::partitions)::value_type p;
@@ -228,6 +232,10 @@ std::vector<RespTopic> FetchGroupOffsets(const GroupShard::Group* g,
         if (it != g->offsets.end()) o = &it->second;
       }
       rt.partitions.push_back(partition(p.value, o));
+      if (require_stable && shard.HasPendingOffset(group, t.name, p.value)) {
+        rt.partitions.back().committed_offset = Offset(-1);
+        rt.partitions.back().error_code = Code(ErrorCode::kUnstableOffsetCommit);
+      }
     }
     out.push_back(std::move(rt));
   }
@@ -248,7 +256,7 @@ void HandleOffsetFetch(Broker& b, RequestPtr r) {
           if (shard != nullptr) {
             resp->topics = FetchGroupOffsets<protocol::OffsetFetchRequest::OffsetFetchRequestTopic,
                                              Resp::OffsetFetchResponseTopic>(
-                shard->Find(req->group_id), req->topics);
+                *shard, req->group_id, req->require_stable, req->topics);
           } else if (r->version >= 2) {
             resp->error_code = Code(e);
           } else if (req->topics) {
@@ -291,8 +299,8 @@ void HandleOffsetFetch(Broker& b, RequestPtr r) {
             out.error_code = Code(ErrorCode::kUnknownMemberId);
           } else {
             out.topics = FetchGroupOffsets<protocol::OffsetFetchRequest::OffsetFetchRequestTopics,
-                                           Resp::OffsetFetchResponseTopics>(shard->Find(g.group_id),
-                                                                            g.topics);
+                                           Resp::OffsetFetchResponseTopics>(
+                *shard, g.group_id, req->require_stable, g.topics);
           }
           if (pending->fetch_sub(1) == 1) {
             OnConnectionLoop(b, r, [r, resp] { Respond(*r, *resp); });

@@ -18,6 +18,13 @@ spdlog::logger& Logger() {
 // The last epoch a producer id may reach; then the transactional id gets a new one.
 constexpr int16_t kMaxEpoch = INT16_MAX - 1;
 
+// Whether `at + after` (times read from the log, so possibly hostile) has come by `now`.
+bool Due(int64_t at, int64_t after, int64_t now) {
+  int64_t deadline;
+  if (__builtin_add_overflow(at, after, &deadline)) return after < 0;
+  return deadline <= now;
+}
+
 bool InPrepare(TxnState s) { return s == TxnState::kPrepareCommit || s == TxnState::kPrepareAbort; }
 
 }  // namespace
@@ -276,11 +283,11 @@ void TxnShard::Tick() {
   std::vector<std::string> timed_out;
   std::vector<std::string> expired;
   for (const auto& [id, t] : txns_) {
-    if (t.state == TxnState::kOngoing && t.start_ms + t.timeout_ms <= now) {
+    if (t.state == TxnState::kOngoing && Due(t.start_ms, t.timeout_ms, now)) {
       timed_out.push_back(id);
     } else if ((t.state == TxnState::kEmpty || t.state == TxnState::kCompleteCommit ||
                 t.state == TxnState::kCompleteAbort) &&
-               t.last_update_ms + config_.id_expiration_ms <= now) {
+               Due(t.last_update_ms, config_.id_expiration_ms, now)) {
       expired.push_back(id);
     }
   }
