@@ -84,6 +84,9 @@ void HandleAddPartitionsToTxn(Broker& b, RequestPtr r);
 void HandleAddOffsetsToTxn(Broker& b, RequestPtr r);
 void HandleEndTxn(Broker& b, RequestPtr r);
 void HandleTxnOffsetCommit(Broker& b, RequestPtr r);
+void HandleDescribeProducers(Broker& b, RequestPtr r);
+void HandleDescribeTransactions(Broker& b, RequestPtr r);
+void HandleListTransactions(Broker& b, RequestPtr r);
 // The transactional InitProducerId (txn_handlers.cc).
 void InitTransactionalProducer(Broker& b, RequestPtr r, const std::string& transactional_id,
                                int32_t timeout_ms, ProducerId expected_id,

@@ -394,14 +394,14 @@ def record(offset_delta, timestamp_delta, key, value, headers=()):
 
 
 def record_batch(values, timestamp_ms=None, base_offset=0, corrupt_crc=False, keys=None,
-                 producer=(-1, -1, -1)):
+                 producer=(-1, -1, -1), transactional=False):
     """Builds an uncompressed RecordBatch v2 holding one record per value; `producer` is
     (producer id, epoch, base sequence) for an idempotent batch."""
     if timestamp_ms is None:
         timestamp_ms = int(time.time() * 1000)
     recs = b"".join(
         record(i, 0, None if keys is None else keys[i], v) for i, v in enumerate(values))
-    after_crc = (i16(0) + i32(len(values) - 1) + i64(timestamp_ms) + i64(timestamp_ms) +
+    after_crc = (i16(0x10 if transactional else 0) + i32(len(values) - 1) + i64(timestamp_ms) + i64(timestamp_ms) +
                  i64(producer[0]) + i16(producer[1]) + i32(producer[2]) + i32(len(values)) +
                  recs)
     crc = crc32c(after_crc)
@@ -486,8 +486,8 @@ def produce_request(correlation_id, topic, partition, batch, acks=1, timeout_ms=
 
 
 def fetch_request(correlation_id, topic, partition, offset, max_wait_ms=0, min_bytes=0,
-                  max_bytes=1 << 20):
-    body = (i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(0) +
+                  max_bytes=1 << 20, isolation=0):
+    body = (i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(isolation) +
             array([0], lambda _: string(topic) + array([0], lambda _: i32(partition) +
                                                         i64(offset) + i32(max_bytes))))
     return request(FETCH, 4, correlation_id, body)
@@ -606,7 +606,7 @@ def parse_fetch_v4(body):
     def partition(rr):
         p = {"partition": rr.i32(), "error": rr.i16(), "high_watermark": rr.i64(),
              "last_stable_offset": rr.i64()}
-        rr.array(lambda x: (x.i64(), x.i64()))
+        p["aborted"] = rr.array(lambda x: (x.i64(), x.i64()))
         p["records"] = rr.bytes_()
         return p
 
