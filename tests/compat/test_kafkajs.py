@@ -1,5 +1,5 @@
 """kafkajs (npm; a pure-JavaScript client) against a real `fjord`: admin and producer APIs,
-and its group consumer."""
+its group consumer, and its transactional producer."""
 
 import os
 import shutil
@@ -29,6 +29,9 @@ class KafkajsTest(compat.BrokerCase):
 
     def test_group_consumer(self):
         self.run_script("kafkajs_group_consumer.js", "kafkajs group: ok")
+
+    def test_transactions(self):
+        self.run_script("kafkajs_transactions.js", "kafkajs transactions: ok")
 
 
 if __name__ == "__main__":
