@@ -49,6 +49,29 @@ class Broker {
   std::unique_ptr<coordinator::TxnCoordinator> txns;
 };
 
+// The per-partition items of an OffsetCommit or TxnOffsetCommit, in request order; a
+// partition the image does not have is refused with UNKNOWN_TOPIC_OR_PARTITION.
+template <typename Topics>
+std::vector<coordinator::GroupShard::CommitItem> CommitItemsOf(const metadata::MetadataImage& image,
+                                                               const Topics& topics) {
+  std::vector<coordinator::GroupShard::CommitItem> items;
+  for (const auto& t : topics) {
+    const metadata::TopicImage* topic = image.TopicByName(t.name);
+    for (const auto& p : t.partitions) {
+      coordinator::GroupShard::CommitItem& item = items.emplace_back();
+      item.topic = t.name;
+      item.partition = p.partition_index.value;
+      item.offset.offset = p.committed_offset;
+      item.offset.leader_epoch = p.committed_leader_epoch.value;
+      item.offset.metadata = p.committed_metadata.value_or("");
+      if (topic == nullptr || !topic->HasPartition(p.partition_index.value)) {
+        item.error = protocol::ErrorCode::kUnknownTopicOrPartition;
+      }
+    }
+  }
+  return items;
+}
+
 // Posts fn to the loop of the request's connection (answers leave from there).
 void OnConnectionLoop(Broker& b, const RequestPtr& r, std::function<void()> fn);
 

@@ -127,25 +127,11 @@ void HandleOffsetCommit(Broker& b, RequestPtr r) {
   if (!DecodeBody(*r, req.get())) return;
   auto image = b.image();
   // Per partition, in request order; unknown topics and partitions are refused up front.
-  auto items = std::make_shared<std::vector<GroupShard::CommitItem>>();
-  for (const auto& t : req->topics) {
-    const metadata::TopicImage* topic = image->TopicByName(t.name);
-    for (const auto& p : t.partitions) {
-      GroupShard::CommitItem item;
-      item.topic = t.name;
-      item.partition = p.partition_index.value;
-      item.offset.offset = p.committed_offset;
-      item.offset.leader_epoch = p.committed_leader_epoch.value;
-      item.offset.metadata = p.committed_metadata.value_or("");
-      // v2-v4 may ask for their own retention; later versions use offsets.retention.minutes.
-      if (r->version <= 4 && req->retention_time_ms >= 0) {
-        item.offset.expire_ms = b.s.clock->NowMs() + req->retention_time_ms;
-      }
-      if (topic == nullptr || !topic->HasPartition(p.partition_index.value)) {
-        item.error = ErrorCode::kUnknownTopicOrPartition;
-      }
-      items->push_back(std::move(item));
-    }
+  auto items =
+      std::make_shared<std::vector<GroupShard::CommitItem>>(CommitItemsOf(*image, req->topics));
+  // v2-v4 may ask for their own retention; later versions use offsets.retention.minutes.
+  if (r->version <= 4 && req->retention_time_ms >= 0) {
+    for (auto& item : *items) item.offset.expire_ms = b.s.clock->NowMs() + req->retention_time_ms;
   }
   auto respond = [&b, r, req, items] {
     protocol::OffsetCommitResponse resp;

@@ -157,22 +157,8 @@ void HandleTxnOffsetCommit(Broker& b, RequestPtr r) {
   auto req = std::make_shared<protocol::TxnOffsetCommitRequest>();
   if (!DecodeBody(*r, req.get())) return;
   auto image = b.image();
-  auto items = std::make_shared<std::vector<GroupShard::CommitItem>>();
-  for (const auto& t : req->topics) {
-    const metadata::TopicImage* topic = image->TopicByName(t.name);
-    for (const auto& p : t.partitions) {
-      GroupShard::CommitItem item;
-      item.topic = t.name;
-      item.partition = p.partition_index.value;
-      item.offset.offset = p.committed_offset;
-      item.offset.leader_epoch = p.committed_leader_epoch.value;
-      item.offset.metadata = p.committed_metadata.value_or("");
-      if (topic == nullptr || !topic->HasPartition(p.partition_index.value)) {
-        item.error = ErrorCode::kUnknownTopicOrPartition;
-      }
-      items->push_back(std::move(item));
-    }
-  }
+  auto items =
+      std::make_shared<std::vector<GroupShard::CommitItem>>(CommitItemsOf(*image, req->topics));
   auto respond = [&b, r, req, items](ErrorCode group_error) {
     protocol::TxnOffsetCommitResponse resp;
     size_t i = 0;

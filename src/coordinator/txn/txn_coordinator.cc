@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 
-#include "fjord/base/logging.h"
 #include "fjord/cluster/partition.h"
 #include "fjord/cluster/replica_manager.h"
 #include "fjord/config/broker_config.h"
@@ -11,6 +10,7 @@
 #include "fjord/metadata/metadata_image.h"
 #include "fjord/net/event_loops.h"
 #include "fjord/protocol/record_batch_builder.h"
+#include "logger.h"
 
 namespace fjord::coordinator {
 
@@ -18,10 +18,7 @@ using protocol::ErrorCode;
 
 namespace {
 
-spdlog::logger& Logger() {
-  static spdlog::logger& logger = NamedLogger("txn-coordinator");
-  return logger;
-}
+using txn_internal::Logger;
 
 // Errors after which a marker is tried again: the partition or its group shard is on its
 // way (leadership, loading) or the disk hiccuped.

@@ -1,8 +1,8 @@
 #include "fjord/coordinator/txn_shard.h"
 
 #include "absl/strings/str_cat.h"
-#include "fjord/base/logging.h"
 #include "fjord/protocol/record_batch.h"
+#include "logger.h"
 
 namespace fjord::coordinator {
 
@@ -10,10 +10,7 @@ using protocol::ErrorCode;
 
 namespace {
 
-spdlog::logger& Logger() {
-  static spdlog::logger& logger = NamedLogger("txn-coordinator");
-  return logger;
-}
+using txn_internal::Logger;
 
 // The last epoch a producer id may reach; then the transactional id gets a new one.
 constexpr int16_t kMaxEpoch = INT16_MAX - 1;
