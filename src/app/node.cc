@@ -104,6 +104,9 @@ absl::Status Node::Start() {
   lm.log_dirs = dirs;
   lm.num_recovery_threads_per_data_dir = config_.GetInt("num.recovery.threads.per.data.dir");
   lm.retention_check_interval_ms = config_.GetLong("log.retention.check.interval.ms");
+  lm.producer_id_expiration_ms = config_.GetInt("producer.id.expiration.ms");
+  lm.producer_id_expiration_check_interval_ms =
+      config_.GetInt("producer.id.expiration.check.interval.ms");
   lm.flush_scheduler_interval_ms = config_.GetLong("log.flush.scheduler.interval.ms");
   lm.recovery_point_checkpoint_interval_ms =
       config_.GetLong("log.flush.offset.checkpoint.interval.ms");

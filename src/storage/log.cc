@@ -470,6 +470,11 @@ std::vector<std::pair<ProducerId, ProducerEntry>> Log::Producers() const {
   return out;
 }
 
+size_t Log::ExpireProducers(int64_t cutoff_ms) {
+  absl::MutexLock lock(&mu_);
+  return producers_.ExpireBefore(cutoff_ms);
+}
+
 Offset Log::log_start_offset() const {
   absl::ReaderMutexLock lock(&mu_);
   return log_start_offset_;

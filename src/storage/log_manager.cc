@@ -305,6 +305,15 @@ int LogManager::RunRetention() {
   return deleted;
 }
 
+size_t LogManager::ExpireProducers() {
+  const int64_t cutoff = clock_.NowMs() - config_.producer_id_expiration_ms;
+  size_t expired = 0;
+  for (const TopicPartition& tp : Partitions()) {
+    if (std::shared_ptr<Log> log = GetLog(tp)) expired += log->ExpireProducers(cutoff);
+  }
+  return expired;
+}
+
 void LogManager::RemoveDeletedFiles() {
   const int64_t now = clock_.NowMs();
   for (const TopicPartition& tp : Partitions()) {
@@ -357,6 +366,7 @@ void LogManager::WorkerLoop() {
       {config_.log_start_offset_checkpoint_interval_ms,
        [this] { (void)CheckpointLogStartOffsets(); }, 0},
       {config_.retention_check_interval_ms, [this] { RunRetention(); }, 0},
+      {config_.producer_id_expiration_check_interval_ms, [this] { ExpireProducers(); }, 0},
       {1000, [this] { RemoveDeletedFiles(); }, 0},
   };
   for (Periodic& p : periodic) p.due_ms = start + std::max<int64_t>(p.interval_ms, 1);

@@ -106,6 +106,9 @@ class Log {
   std::optional<Offset> FirstUnstableOffset() const;
   absl::StatusOr<std::vector<AbortedTxn>> CollectAbortedTxns(Offset from, Offset upper) const;
   std::vector<std::pair<ProducerId, ProducerEntry>> Producers() const;
+  // producer.id.expiration.ms: forgets producers without an open transaction whose last
+  // write is older than `cutoff_ms`. Returns how many.
+  size_t ExpireProducers(int64_t cutoff_ms);
 
   Offset log_start_offset() const;
   Offset log_end_offset() const;

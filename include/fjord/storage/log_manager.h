@@ -53,6 +53,10 @@ struct LogManagerConfig {
   // log.flush.offset.checkpoint.interval.ms, log.flush.start.offset.checkpoint.interval.ms
   int64_t recovery_point_checkpoint_interval_ms = 60 * 1000;
   int64_t log_start_offset_checkpoint_interval_ms = 60 * 1000;
+  // producer.id.expiration.ms and producer.id.expiration.check.interval.ms: producers
+  // without an open transaction idle this long are forgotten.
+  int64_t producer_id_expiration_ms = 24 * 3600 * 1000;
+  int64_t producer_id_expiration_check_interval_ms = 10 * 60 * 1000;
   // The config of logs created without one, and of logs found at start-up.
   LogConfig default_config;
   // The offset below which retention may delete (the partition's high watermark). Until
@@ -86,6 +90,8 @@ class LogManager {
   absl::Status CheckpointRecoveryPoints();
   absl::Status CheckpointLogStartOffsets();
   int RunRetention();
+  // Forgets idle producers in every log; returns how many.
+  size_t ExpireProducers();
   void RemoveDeletedFiles();
   void StartBackgroundTasks();
 

@@ -3,6 +3,8 @@
 // the log is opened again.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "fjord/protocol/record_batch_builder.h"
 #include "fjord/storage/log.h"
 #include "log_test_util.h"
@@ -120,6 +122,21 @@ TEST_F(TxnStateTest, TruncationReopensNothingItRemoved) {
   EXPECT_EQ(log->FirstUnstableOffset(), Offset(1));
   ASSERT_TRUE(log->TruncateTo(Offset(1)).ok());
   EXPECT_EQ(log->FirstUnstableOffset(), std::nullopt);
+}
+
+TEST_F(TxnStateTest, IdleProducersExpireButOpenTransactionsStay) {
+  auto log = OpenLog();
+  ASSERT_TRUE(Data(*log, 1, 0, 0, false).ok());  // idle idempotent producer
+  ASSERT_TRUE(Data(*log, 2, 0, 0).ok());         // open transaction, as old
+  clock_.AdvanceMs(10000);
+  ASSERT_TRUE(Data(*log, 3, 0, 0, false).ok());  // recent
+  EXPECT_EQ(log->ExpireProducers(clock_.NowMs() - 5000), 1u);
+  std::vector<int64_t> left;
+  for (const auto& [id, e] : log->Producers()) left.push_back(id.value);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<int64_t>{2, 3}));
+  // The forgotten producer's next batch starts afresh (any sequence).
+  EXPECT_TRUE(Data(*log, 1, 0, 9, false).ok());
 }
 
 }  // namespace
