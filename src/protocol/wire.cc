@@ -293,4 +293,21 @@ size_t UnknownTagsSize(const UnknownTaggedFields& f) {
   return n;
 }
 
+const UnknownTaggedFields& WithoutTags(const UnknownTaggedFields& f, const uint32_t* known,
+                                       size_t known_count, UnknownTaggedFields* scratch) {
+  auto is_known = [&](uint32_t tag) {
+    for (size_t i = 0; i < known_count; ++i) {
+      if (known[i] == tag) return true;
+    }
+    return false;
+  };
+  bool clash = false;
+  for (const auto& t : f) clash = clash || is_known(t.tag);
+  if (!clash) return f;
+  for (const auto& t : f) {
+    if (!is_known(t.tag)) scratch->push_back(t);
+  }
+  return *scratch;
+}
+
 }  // namespace fjord::protocol

@@ -471,6 +471,21 @@ def min_size_term(field):
     return f"{t.struct}::MinEncodedSize(version)"
 
 
+def emit_unknown_filter(o, tagged):
+    """Binds `unknown` to the unknown tagged fields to write: without those numbered like a
+    field this version knows (kept from a decode at an older version), which would clash."""
+    if not tagged:
+        o("const ::fjord::protocol::UnknownTaggedFields& unknown = unknown_tagged_fields;")
+        return
+    o(f"uint32_t known_tags[{len(tagged)}];")
+    o("size_t known_count = 0;")
+    for f in tagged:
+        o(f"if ({f.present()}) known_tags[known_count++] = {f.tag};")
+    o("::fjord::protocol::UnknownTaggedFields unknown_scratch;")
+    o("const ::fjord::protocol::UnknownTaggedFields& unknown = ::fjord::protocol::WithoutTags("
+      "unknown_tagged_fields, known_tags, known_count, &unknown_scratch);")
+
+
 def is_default_expr(field):
     t = field.type
     m = "this->" + field.member
@@ -539,13 +554,14 @@ def emit_struct_impl(o, st, msg, qual):
     if flex != "false":
         o("if (flexible) {")
         o.indent()
-        o("uint32_t num_tagged = static_cast<uint32_t>(unknown_tagged_fields.size());")
+        emit_unknown_filter(o, tagged)
+        o("uint32_t num_tagged = static_cast<uint32_t>(unknown.size());")
         for f in tagged:
             o(f"if (({f.present()}) && !{is_default_expr(f)}) ++num_tagged;")
         o("w.WriteUnsignedVarint(num_tagged);")
         o("size_t next_unknown = 0;")
         for f in tagged:
-            o(f"next_unknown = w.WriteUnknownTagsBelow(unknown_tagged_fields, next_unknown, {f.tag});")
+            o(f"next_unknown = w.WriteUnknownTagsBelow(unknown, next_unknown, {f.tag});")
             o(f"if (({f.present()}) && !{is_default_expr(f)}) {{")
             o.indent()
             o(f"w.WriteUnsignedVarint({f.tag});")
@@ -555,7 +571,7 @@ def emit_struct_impl(o, st, msg, qual):
             encode_value(o, f, f.type, "this->" + f.member, "true")
             o.dedent()
             o("}")
-        o("w.WriteUnknownTagsFrom(unknown_tagged_fields, next_unknown);")
+        o("w.WriteUnknownTagsFrom(unknown, next_unknown);")
         o.dedent()
         o("}")
     o.dedent()
@@ -582,8 +598,9 @@ def emit_struct_impl(o, st, msg, qual):
     if flex != "false":
         o("if (flexible) {")
         o.indent()
-        o("uint32_t num_tagged = static_cast<uint32_t>(unknown_tagged_fields.size());")
-        o("n += ::fjord::protocol::UnknownTagsSize(unknown_tagged_fields);")
+        emit_unknown_filter(o, tagged)
+        o("uint32_t num_tagged = static_cast<uint32_t>(unknown.size());")
+        o("n += ::fjord::protocol::UnknownTagsSize(unknown);")
         for f in tagged:
             o(f"if (({f.present()}) && !{is_default_expr(f)}) {{")
             o.indent()

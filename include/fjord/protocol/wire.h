@@ -225,6 +225,12 @@ inline size_t ArrayLengthSize(size_t count, bool flexible) {
   return flexible ? VarintSize(static_cast<uint32_t>(count + 1)) : 4;
 }
 size_t UnknownTagsSize(const UnknownTaggedFields& f);
+// Unknown tags numbered like a field the encoding version knows (kept from a decode at an
+// older version, where that number meant nothing) are not written again: the known field
+// owns the number. Returns `f` itself when none clashes (the usual case, no copy), else
+// `*scratch` filled with the others.
+const UnknownTaggedFields& WithoutTags(const UnknownTaggedFields& f, const uint32_t* known,
+                                       size_t known_count, UnknownTaggedFields* scratch);
 
 // Decodes a whole message body at `version`. Fails with InvalidArgument naming the
 // message, the problem and the byte position; with OutOfRange for a version the message
