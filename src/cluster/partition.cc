@@ -84,7 +84,7 @@ PartitionRead Partition::Read(Offset fetch_offset, uint64_t max_bytes, bool read
   out.high_watermark = high_watermark_;
   out.last_stable_offset = last_stable_offset();
   out.log_start_offset = log_->log_start_offset();
-  Offset max_offset = read_committed ? last_stable_offset() : high_watermark_;
+  const Offset max_offset = read_committed ? out.last_stable_offset : high_watermark_;
   if (fetch_offset < out.log_start_offset || fetch_offset > log_->log_end_offset()) {
     out.error = ErrorCode::kOffsetOutOfRange;
     return out;

@@ -455,6 +455,9 @@ absl::StatusOr<std::vector<AbortedTxn>> Log::CollectAbortedTxns(Offset from, Off
   auto it = segments_.upper_bound(from);
   if (it != segments_.begin()) --it;
   for (; it != segments_.end(); ++it) {
+    // An index whose last abort is below `from` has nothing for the range: no file read.
+    std::optional<Offset> last = it->second->txn_index().last_offset();
+    if (!last || *last < from) continue;
     absl::StatusOr<TxnSearchResult> r = it->second->txn_index().CollectAbortedTxns(from, upper);
     if (!r.ok()) return r.status();
     out.insert(out.end(), r->aborted.begin(), r->aborted.end());

@@ -13,11 +13,16 @@ int32_t NextSeq(int32_t seq) { return seq == INT32_MAX ? 0 : seq + 1; }
 
 ProducerStateTable::Verdict ProducerStateTable::Check(ProducerId id, ProducerEpoch epoch,
                                                       int32_t first_seq, int32_t last_seq) const {
+  return CheckSequence(Find(id), id, epoch, first_seq, last_seq);
+}
+
+ProducerStateTable::Verdict ProducerStateTable::CheckSequence(const ProducerEntry* entry,
+                                                              ProducerId id, ProducerEpoch epoch,
+                                                              int32_t first_seq, int32_t last_seq) {
   Verdict v;
-  auto it = producers_.find(id.value);
   // No history (a new producer, or one whose batches were all removed): any sequence.
-  if (it == producers_.end() || it->second.epoch.value < 0) return v;
-  const ProducerEntry& e = it->second;
+  if (entry == nullptr || entry->epoch.value < 0) return v;
+  const ProducerEntry& e = *entry;
   if (epoch.value < e.epoch.value) {
     v.error = AppendError::kInvalidProducerEpoch;
     v.message = absl::StrCat("producer ", id.value, " epoch ", epoch.value,
@@ -49,10 +54,10 @@ ProducerStateTable::Verdict ProducerStateTable::Check(ProducerId id, ProducerEpo
 }
 
 ProducerStateTable::Verdict ProducerStateTable::Check(const ProducerAppend& a) const {
-  Verdict v = Check(a.producer_id, a.epoch, a.marker ? -1 : a.batch.first_seq, a.batch.last_seq);
-  if (v.error != AppendError::kNone || v.duplicate) return v;
   const ProducerEntry* e = Find(a.producer_id);
-  if (e == nullptr) return v;
+  Verdict v =
+      CheckSequence(e, a.producer_id, a.epoch, a.marker ? -1 : a.batch.first_seq, a.batch.last_seq);
+  if (v.error != AppendError::kNone || v.duplicate || e == nullptr) return v;
   if (a.marker && a.marker->coordinator_epoch < e->coordinator_epoch) {
     v.error = AppendError::kCoordinatorFenced;
     v.message =

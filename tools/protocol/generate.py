@@ -473,17 +473,26 @@ def min_size_term(field):
 
 def emit_unknown_filter(o, tagged):
     """Binds `unknown` to the unknown tagged fields to write: without those numbered like a
-    field this version knows (kept from a decode at an older version), which would clash."""
+    field this version knows (kept from a decode at an older version), which would clash.
+    Messages without unknown tags (nearly all) skip the check."""
     if not tagged:
         o("const ::fjord::protocol::UnknownTaggedFields& unknown = unknown_tagged_fields;")
         return
+    o("::fjord::protocol::UnknownTaggedFields unknown_scratch;")
+    o("const ::fjord::protocol::UnknownTaggedFields& unknown = unknown_tagged_fields.empty()")
+    o("    ? unknown_tagged_fields")
+    o("    : [&]() -> const ::fjord::protocol::UnknownTaggedFields& {")
+    o.indent()
+    o.indent()
     o(f"uint32_t known_tags[{len(tagged)}];")
     o("size_t known_count = 0;")
     for f in tagged:
         o(f"if ({f.present()}) known_tags[known_count++] = {f.tag};")
-    o("::fjord::protocol::UnknownTaggedFields unknown_scratch;")
-    o("const ::fjord::protocol::UnknownTaggedFields& unknown = ::fjord::protocol::WithoutTags("
-      "unknown_tagged_fields, known_tags, known_count, &unknown_scratch);")
+    o("return ::fjord::protocol::WithoutTags(unknown_tagged_fields, known_tags, known_count, "
+      "&unknown_scratch);")
+    o.dedent()
+    o.dedent()
+    o("    }();")
 
 
 def is_default_expr(field):

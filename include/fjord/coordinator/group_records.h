@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "fjord/base/types.h"
+#include "fjord/coordinator/key_value.h"
 
 namespace fjord::coordinator {
 
@@ -26,11 +27,6 @@ struct CommittedOffset {
   int64_t expire_ms = -1;  // only from old records (OffsetCommit v2-v4 retention)
 
   bool operator==(const CommittedOffset&) const = default;
-};
-
-struct KeyValue {
-  std::vector<uint8_t> key;
-  std::optional<std::vector<uint8_t>> value;  // nullopt: a tombstone
 };
 
 // `offset` null: the tombstone that deletes the commit.

@@ -13,11 +13,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "fjord/coordinator/key_value.h"
 #include "fjord/protocol/error_codes.h"
 #include "fjord/protocol/record_batch.h"
 #include "fjord/storage/log_validator.h"
@@ -95,10 +98,13 @@ class ShardHost {
   void ForEachShard(size_t partitions,
                     std::function<void(CoordinatorShard*, protocol::ErrorCode)> fn,
                     std::function<void()> done);
-  // Leader append to one of the topic's partitions, on its loop: what shards write through.
-  // kFailedPrecondition when this node no longer leads it.
-  absl::StatusOr<storage::LogAppendInfo> Append(int32_t partition, std::span<uint8_t> batch,
-                                                storage::AppendOrigin origin);
+  // Leader append of coordinator records to one of the topic's partitions, as one batch,
+  // on its loop: what shards write through. With `producer` (id, epoch) it is that
+  // producer's transactional batch, without sequence numbers (TxnOffsetCommit).
+  // kFailedPrecondition when this node no longer leads the partition.
+  absl::Status AppendRecords(
+      int32_t partition, std::span<const KeyValue> records, int64_t now_ms,
+      std::optional<std::pair<ProducerId, ProducerEpoch>> producer = std::nullopt);
   // Writes a transaction marker to one of the topic's partitions, on its loop.
   absl::StatusOr<storage::LogAppendInfo> AppendMarker(int32_t partition, ProducerId producer,
                                                       ProducerEpoch epoch, bool commit,

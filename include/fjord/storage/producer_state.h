@@ -92,6 +92,10 @@ class ProducerStateTable {
   const absl::flat_hash_map<int64_t, ProducerEntry>& producers() const { return producers_; }
 
  private:
+  // Epoch and sequence rules against the producer's entry (nullptr: none yet).
+  static Verdict CheckSequence(const ProducerEntry* entry, ProducerId id, ProducerEpoch epoch,
+                               int32_t first_seq, int32_t last_seq);
+
   absl::flat_hash_map<int64_t, ProducerEntry> producers_;
   std::map<Offset, ProducerId> open_;  // open transactions by first offset
 };

@@ -7,6 +7,7 @@
 #include "fjord/controller/quorum_controller.h"
 #include "fjord/metadata/metadata_image.h"
 #include "fjord/net/event_loops.h"
+#include "fjord/protocol/record_batch_builder.h"
 #include "fjord/storage/log.h"
 
 namespace fjord::coordinator {
@@ -132,12 +133,23 @@ absl::Status ShardHost::NotLeading(int32_t partition) const {
       absl::StrCat("not the leader of ", options_.topic, "-", partition));
 }
 
-absl::StatusOr<storage::LogAppendInfo> ShardHost::Append(int32_t partition,
-                                                         std::span<uint8_t> batch,
-                                                         storage::AppendOrigin origin) {
+absl::Status ShardHost::AppendRecords(
+    int32_t partition, std::span<const KeyValue> records, int64_t now_ms,
+    std::optional<std::pair<ProducerId, ProducerEpoch>> producer) {
   cluster::Partition* p = Leading(partition);
   if (p == nullptr) return NotLeading(partition);
-  return p->AppendAsLeader(batch, origin);
+  protocol::RecordBatchBuilder builder;
+  if (producer) builder.SetProducer(producer->first, producer->second, -1).SetTransactional(true);
+  for (const KeyValue& kv : records) {
+    protocol::OptionalBytes value;
+    if (kv.value) value = std::span<const uint8_t>(*kv.value);
+    builder.Add(now_ms, std::span<const uint8_t>(kv.key), value);
+  }
+  absl::StatusOr<std::vector<uint8_t>> batch = std::move(builder).Build();
+  if (!batch.ok()) return batch.status();
+  absl::StatusOr<storage::LogAppendInfo> info =
+      p->AppendAsLeader(*batch, storage::AppendOrigin::kCoordinator);
+  return info.ok() ? absl::OkStatus() : info.status();
 }
 
 absl::StatusOr<storage::LogAppendInfo> ShardHost::AppendMarker(int32_t partition,

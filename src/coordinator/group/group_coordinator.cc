@@ -8,7 +8,6 @@
 #include "fjord/metadata/metadata_image.h"
 #include "fjord/net/event_loops.h"
 #include "fjord/protocol/record_batch.h"
-#include "fjord/protocol/record_batch_builder.h"
 #include "fjord/storage/log.h"
 #include "logger.h"
 
@@ -63,21 +62,10 @@ int32_t GroupCoordinator::PartitionOf(const metadata::MetadataImage& image,
 
 std::unique_ptr<CoordinatorShard> GroupCoordinator::MakeShard(int32_t partition, size_t loop) {
   auto append = [this, partition](const std::vector<KeyValue>& records,
-                                  const TxnProducer* producer) -> absl::Status {
-    protocol::RecordBatchBuilder builder;
-    if (producer != nullptr) {
-      builder.SetProducer(producer->id, producer->epoch, -1).SetTransactional(true);
-    }
-    const int64_t now = clock_.NowMs();
-    for (const KeyValue& kv : records) {
-      protocol::OptionalBytes value;
-      if (kv.value) value = std::span<const uint8_t>(*kv.value);
-      builder.Add(now, std::span<const uint8_t>(kv.key), value);
-    }
-    absl::StatusOr<std::vector<uint8_t>> batch = std::move(builder).Build();
-    if (!batch.ok()) return batch.status();
-    auto info = host_.Append(partition, *batch, storage::AppendOrigin::kCoordinator);
-    return info.ok() ? absl::OkStatus() : info.status();
+                                  const TxnProducer* producer) {
+    std::optional<std::pair<ProducerId, ProducerEpoch>> as;
+    if (producer != nullptr) as.emplace(producer->id, producer->epoch);
+    return host_.AppendRecords(partition, records, clock_.NowMs(), as);
   };
   auto schedule = [this, loop](int64_t delay_ms, std::function<void()> task) {
     return host_.Schedule(loop, delay_ms, std::move(task));

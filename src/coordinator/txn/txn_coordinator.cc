@@ -9,7 +9,6 @@
 #include "fjord/coordinator/group_coordinator.h"
 #include "fjord/metadata/metadata_image.h"
 #include "fjord/net/event_loops.h"
-#include "fjord/protocol/record_batch_builder.h"
 #include "logger.h"
 
 namespace fjord::coordinator {
@@ -122,15 +121,8 @@ void TxnCoordinator::Shutdown() { host_.Shutdown(); }
 
 std::unique_ptr<CoordinatorShard> TxnCoordinator::MakeShard(int32_t partition, size_t loop,
                                                             LeaderEpoch leader_epoch) {
-  auto append = [this, partition](const KeyValue& kv) -> absl::Status {
-    protocol::RecordBatchBuilder builder;
-    protocol::OptionalBytes value;
-    if (kv.value) value = std::span<const uint8_t>(*kv.value);
-    builder.Add(clock_.NowMs(), std::span<const uint8_t>(kv.key), value);
-    absl::StatusOr<std::vector<uint8_t>> batch = std::move(builder).Build();
-    if (!batch.ok()) return batch.status();
-    auto info = host_.Append(partition, *batch, storage::AppendOrigin::kCoordinator);
-    return info.ok() ? absl::OkStatus() : info.status();
+  auto append = [this, partition](const KeyValue& kv) {
+    return host_.AppendRecords(partition, std::span<const KeyValue>(&kv, 1), clock_.NowMs());
   };
   auto allocate = [this, loop](std::function<void(absl::StatusOr<int64_t>)> done) {
     allocate_([this, loop, done = std::move(done)](absl::StatusOr<int64_t> id) mutable {
