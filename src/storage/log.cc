@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fjord/protocol/record_batch.h"
+#include "fjord/storage/producer_snapshot.h"
 #include "logger.h"
 
 namespace fjord::storage {
@@ -64,6 +65,7 @@ absl::Status Log::Load() {
   absl::StatusOr<std::vector<std::string>> names = fs_.List(dir_);
   if (!names.ok()) return names.status();
   std::vector<Offset> bases;
+  std::vector<Offset> snapshots;
   for (const std::string& name : *names) {
     // Leftovers of an interrupted deletion or an atomic write go now.
     if (absl::EndsWith(name, kDeletedSuffix) || absl::EndsWith(name, ".tmp")) {
@@ -71,6 +73,7 @@ absl::Status Log::Load() {
       continue;
     }
     if (std::optional<Offset> base = Segment::ParseFileName(name, ".log")) bases.push_back(*base);
+    if (auto at = Segment::ParseFileName(name, kProducerSnapshotSuffix)) snapshots.push_back(*at);
   }
   std::sort(bases.begin(), bases.end());
   const int64_t now = clock_.NowMs();
@@ -126,7 +129,7 @@ absl::Status Log::Load() {
   epochs_ = std::move(*epochs);
   if (absl::Status s = epochs_->TruncateFromEnd(active().next_offset()); !s.ok()) return s;
   if (absl::Status s = epochs_->TruncateFromStart(log_start_offset_); !s.ok()) return s;
-  return LoadProducers();
+  return LoadProducers(snapshots);
 }
 
 absl::StatusOr<bool> Log::MaybeRoll(uint64_t bytes, const LogAppendInfo& info) {
@@ -158,6 +161,8 @@ absl::Status Log::RollLocked(Offset new_base) {
     if (absl::Status s = RemoveSegments({active().base_offset()}); !s.ok()) return s;
   } else if (absl::Status s = active().OnBecomeInactive(); !s.ok()) {
     return s;
+  } else {
+    TakeProducerSnapshot(new_base);
   }
   auto seg = Segment::Create(fs_, dir_, new_base, SegmentOptions(), clock_.NowMs());
   if (!seg.ok()) return seg.status();
@@ -243,16 +248,49 @@ absl::Status Log::RecordProducers(const std::vector<ProducerAppend>& appends) {
   return absl::OkStatus();
 }
 
-absl::Status Log::LoadProducers() {
-  // Without producer snapshots, the batch headers are read back; a control batch's
-  // marker is read whole (they are a few dozen bytes). Producers retry within their
-  // delivery timeout, long before segments roll, so the newest segments would do for
-  // idempotence, but an open transaction may have begun anywhere: every segment is read.
-  for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+absl::Status Log::LoadProducers(const std::vector<Offset>& snapshots) {
+  // The newest snapshot that reads back whole; older ones stay for a later fallback.
+  // Those past the log end (a recovery cut the log) or before its first segment (their
+  // segments are gone) no longer describe this log.
+  const Offset first = segments_.begin()->first;
+  const Offset leo = active().next_offset();
+  Offset from = first;
+  bool loaded = false;
+  std::vector<Offset> newest_first(snapshots);
+  std::sort(newest_first.rbegin(), newest_first.rend());
+  for (Offset at : newest_first) {
+    const std::string path = ProducerSnapshotPath(at);
+    if (at > leo || at < first) {
+      if (absl::Status s = fs_.Remove(path); !s.ok()) return s;
+      continue;
+    }
+    if (!loaded) {
+      absl::StatusOr<std::vector<uint8_t>> bytes = fs_.ReadWholeFile(path);
+      if (!bytes.ok()) return bytes.status();
+      absl::StatusOr<ProducerStateTable> table = DecodeProducerSnapshot(*bytes, at);
+      if (!table.ok()) {
+        Logger().warn("{}: {}: {}; deleting it and reading the segments instead", dir_, path,
+                      table.status().message());
+        if (absl::Status s = fs_.Remove(path); !s.ok()) return s;
+        continue;
+      }
+      producers_ = std::move(*table);
+      from = at;
+      loaded = true;
+    }
+    snapshots_.insert(at);
+  }
+  // The batch headers after the snapshot are read back; a control batch's marker is read
+  // whole (they are a few dozen bytes). Without a snapshot that is every segment: an open
+  // transaction may have begun anywhere.
+  auto it = segments_.upper_bound(from);
+  if (it != segments_.begin()) --it;
+  const Offset skip_below = std::max(from, log_start_offset_);
+  for (; it != segments_.end(); ++it) {
     Segment& seg = *it->second;
     absl::Status marker_status;
     absl::Status s = seg.ForEachBatchHeader([&](const protocol::RecordBatchHeader& h) {
-      if (h.last_offset() < log_start_offset_ || !marker_status.ok()) return;
+      if (h.last_offset() < skip_below || !marker_status.ok()) return;
       if (!h.is_control()) {
         if (auto a = ProducerAppendOf(h, h.base_offset, h.max_timestamp)) producers_.Record(*a);
         return;
@@ -264,6 +302,72 @@ absl::Status Log::LoadProducers() {
     if (!marker_status.ok()) return marker_status;
   }
   return absl::OkStatus();
+}
+
+void Log::TakeProducerSnapshot(Offset offset) {
+  std::erase_if(pending_snapshots_, [&](const PendingSnapshot& p) { return p.offset == offset; });
+  pending_snapshots_.push_back({offset, EncodeProducerSnapshot(producers_)});
+}
+
+std::string Log::ProducerSnapshotPath(Offset offset) const {
+  return JoinPath(dir_, Segment::FileName(offset, kProducerSnapshotSuffix));
+}
+
+void Log::WriteProducerSnapshots(Offset offset) {
+  std::vector<PendingSnapshot> due;
+  uint64_t generation;
+  {
+    absl::MutexLock lock(&mu_);
+    auto split = std::stable_partition(pending_snapshots_.begin(), pending_snapshots_.end(),
+                                       [&](const PendingSnapshot& p) { return p.offset > offset; });
+    std::move(split, pending_snapshots_.end(), std::back_inserter(due));
+    pending_snapshots_.erase(split, pending_snapshots_.end());
+    generation = truncations_;
+  }
+  for (const PendingSnapshot& p : due) {
+    const std::string path = ProducerSnapshotPath(p.offset);
+    const std::string tmp = path + ".tmp";
+    absl::Status s = [&]() -> absl::Status {
+      absl::StatusOr<std::unique_ptr<File>> f = fs_.Open(tmp, /*create=*/true);
+      if (!f.ok()) return f.status();
+      if (absl::Status st = (*f)->Truncate(0); !st.ok()) return st;
+      if (absl::Status st = (*f)->WriteAt(0, p.bytes); !st.ok()) return st;
+      return (*f)->Sync();
+    }();
+    absl::MutexLock lock(&mu_);
+    // A truncation since it was taken may have removed offsets it covers.
+    if (s.ok() && truncations_ == generation && p.offset <= active().next_offset()) {
+      s = fs_.Rename(tmp, path);
+      if (s.ok()) {
+        snapshots_.insert(p.offset);
+        dir_dirty_ = true;
+        continue;
+      }
+    }
+    if (!s.ok()) {
+      Logger().warn(
+          "{}: producer snapshot at offset {} not written ({}); a restart reads the "
+          "segments after the previous one",
+          dir_, p.offset.value, s.message());
+    }
+    if (fs_.Exists(tmp)) (void)fs_.Remove(tmp);
+  }
+}
+
+void Log::RemoveProducerSnapshots(const std::function<bool(Offset)>& doomed) {
+  std::erase_if(pending_snapshots_, [&](const PendingSnapshot& p) { return doomed(p.offset); });
+  for (auto it = snapshots_.begin(); it != snapshots_.end();) {
+    if (!doomed(*it)) {
+      ++it;
+      continue;
+    }
+    if (absl::Status s = fs_.Remove(ProducerSnapshotPath(*it)); !s.ok()) {
+      Logger().warn("{}: removing the producer snapshot at offset {}: {}", dir_, it->value,
+                    s.message());
+    }
+    it = snapshots_.erase(it);
+    dir_dirty_ = true;
+  }
 }
 
 absl::Status Log::ReplayMarker(Segment& seg, const protocol::RecordBatchHeader& h) {
@@ -522,7 +626,10 @@ absl::Status Log::Flush(Offset offset) {
   {
     absl::MutexLock lock(&mu_);
     offset = std::min(offset, active().next_offset());
-    if (offset <= recovery_point_ && !dir_dirty_) return absl::OkStatus();
+    const bool snapshot_due =
+        std::any_of(pending_snapshots_.begin(), pending_snapshots_.end(),
+                    [&](const PendingSnapshot& p) { return p.offset <= offset; });
+    if (offset <= recovery_point_ && !dir_dirty_ && !snapshot_due) return absl::OkStatus();
     for (const auto& [base, seg] : segments_) {
       if (base >= offset) break;
       if (seg->next_offset() > recovery_point_ || seg->next_offset() == base) {
@@ -538,6 +645,12 @@ absl::Status Log::Flush(Offset offset) {
       dir_dirty_ = dir_dirty_ || sync_dir;
       return s;
     }
+  }
+  WriteProducerSnapshots(offset);
+  {
+    absl::MutexLock lock(&mu_);
+    sync_dir = sync_dir || dir_dirty_;
+    dir_dirty_ = false;
   }
   if (sync_dir) {
     if (absl::Status s = fs_.SyncDir(dir_); !s.ok()) {
@@ -584,6 +697,8 @@ absl::StatusOr<bool> Log::TruncateTo(Offset offset) {
   log_start_offset_ = std::min(log_start_offset_, leo);
   if (absl::Status s = epochs_->TruncateFromEnd(leo); !s.ok()) return s;
   producers_.TruncateFrom(leo);
+  ++truncations_;
+  RemoveProducerSnapshots([leo](Offset at) { return at > leo; });
   return true;
 }
 
@@ -598,6 +713,8 @@ absl::Status Log::TruncateFullyLocked(Offset offset) {
   for (const auto& [base, seg] : segments_) drop.push_back(base);
   if (absl::Status s = RemoveSegments(drop); !s.ok()) return s;
   producers_.Clear();
+  ++truncations_;
+  RemoveProducerSnapshots([](Offset) { return true; });
   auto seg = Segment::Create(fs_, dir_, offset, SegmentOptions(), clock_.NowMs());
   if (!seg.ok()) return seg.status();
   segments_.emplace(offset, std::move(*seg));
@@ -653,6 +770,8 @@ absl::StatusOr<int> Log::DeleteOldSegments(Offset high_watermark) {
   Logger().info("{}: deleting {} segment(s) from offset {} (retention)", dir_, drop.size(),
                 drop.front().value);
   if (absl::Status s = RemoveSegments(drop); !s.ok()) return s;
+  const Offset first = segments_.begin()->first;
+  RemoveProducerSnapshots([first](Offset at) { return at < first; });
   log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
   if (absl::Status s = epochs_->TruncateFromStart(log_start_offset_); !s.ok()) return s;
   return static_cast<int>(drop.size());
@@ -701,6 +820,11 @@ std::optional<LeaderEpoch> Log::LatestEpoch() const {
 }
 
 absl::Status Log::Close() {
+  {
+    // The next open starts from this snapshot and reads no segment.
+    absl::MutexLock lock(&mu_);
+    if (!snapshots_.contains(active().next_offset())) TakeProducerSnapshot(active().next_offset());
+  }
   if (absl::Status s = FlushAll(); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   // Segments below the recovery point whose indexes were rebuilt at open.

@@ -106,6 +106,11 @@ void ProducerStateTable::Record(ProducerId id, ProducerEpoch epoch, const Produc
   Record(a);
 }
 
+void ProducerStateTable::Restore(ProducerId id, ProducerEntry entry) {
+  if (entry.txn_first_offset) open_.emplace(*entry.txn_first_offset, id);
+  producers_[id.value] = std::move(entry);
+}
+
 size_t ProducerStateTable::ExpireBefore(int64_t cutoff_ms) {
   return absl::erase_if(producers_, [cutoff_ms](const auto& kv) {
     return !kv.second.txn_first_offset && kv.second.last_timestamp < cutoff_ms;

@@ -3,6 +3,7 @@
 // the file the rest of the input becomes:
 //   0 recovery-point checkpoint   1 leader-epoch checkpoint   2 a segment's .log (recovered)
 //   3 a segment's .index next to a valid .log (clean open)    4 a segment's .txnindex
+//   5 a producer snapshot, its CRC made right so the entries themselves are decoded
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
@@ -13,10 +14,12 @@
 #include <string>
 
 #include "fjord/base/clock.h"
+#include "fjord/base/crc32c.h"
 #include "fjord/protocol/record_batch_builder.h"
 #include "fjord/storage/checkpoint_file.h"
 #include "fjord/storage/leader_epoch_cache.h"
 #include "fjord/storage/log.h"
+#include "fjord/storage/producer_snapshot.h"
 #include "fjord/storage/txn_index.h"
 
 namespace {
@@ -96,6 +99,31 @@ void FuzzLog(std::span<const uint8_t> data, bool index_file) {
   CheckServes(**log);
 }
 
+// A snapshot that decodes re-encodes to one that decodes to the same state.
+void FuzzProducerSnapshot(std::span<const uint8_t> data) {
+  std::vector<uint8_t> bytes(data.begin(), data.end());
+  if (bytes.size() >= 6 && (bytes[0] & 1)) {
+    const uint32_t crc = crc32c::Value(bytes.data() + 6, bytes.size() - 6);
+    for (int i = 0; i < 4; ++i) bytes[2 + i] = static_cast<uint8_t>(crc >> (24 - 8 * i));
+    bytes[0] = 0;
+    bytes[1] = 1;
+  }
+  auto table = DecodeProducerSnapshot(bytes, Offset(1 << 20));
+  if (!table.ok()) return;
+  auto again = DecodeProducerSnapshot(EncodeProducerSnapshot(*table), Offset(1 << 20));
+  if (!again.ok() || again->size() != table->size() ||
+      again->FirstUnstableOffset() != table->FirstUnstableOffset()) {
+    std::abort();
+  }
+  for (const auto& [id, e] : table->producers()) {
+    const ProducerEntry* other = again->Find(ProducerId(id));
+    if (other == nullptr || other->epoch != e.epoch || other->batches.size() != e.batches.size() ||
+        other->txn_first_offset != e.txn_first_offset) {
+      std::abort();
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -107,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::span<const uint8_t> rest(data + 1, size - 1);
   FileSystem& fs = PosixFileSystem();
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0: {
       const std::string path = Root() + "/checkpoint";
       Write(path, rest);
@@ -136,6 +164,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     }
+    case 5:
+      FuzzProducerSnapshot(rest);
+      break;
   }
   return 0;
 }

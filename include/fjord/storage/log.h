@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -194,8 +195,21 @@ class Log {
   // transaction index of the segment holding its marker.
   absl::Status RecordProducers(const std::vector<ProducerAppend>& appends)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Rebuilds the producer state from the segments' batch headers after a load.
-  absl::Status LoadProducers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds the producer state after a load: the newest readable snapshot among
+  // `snapshots` (producer_snapshot.h), then the batch headers after it.
+  absl::Status LoadProducers(const std::vector<Offset>& snapshots)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a snapshot of the producer state at `offset` (the log end offset) for the
+  // flush that covers it.
+  void TakeProducerSnapshot(Offset offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Flush: writes and fsyncs the queued snapshots at or below `offset`, unless a
+  // truncation overtook them. Failures are logged: the next load replays more instead.
+  void WriteProducerSnapshots(Offset offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes the snapshot files whose offsets match.
+  void RemoveProducerSnapshots(const std::function<bool(Offset)>& doomed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string ProducerSnapshotPath(Offset offset) const;
   // Load: applies the marker of a control batch, indexing an abort the index lacks.
   absl::Status ReplayMarker(Segment& seg, const protocol::RecordBatchHeader& h)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -219,6 +233,15 @@ class Log {
   bool dir_dirty_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<LeaderEpochCache> epochs_ ABSL_GUARDED_BY(mu_);
   ProducerStateTable producers_ ABSL_GUARDED_BY(mu_);
+  // Producer snapshots on disk, and those taken but not yet written.
+  std::set<Offset> snapshots_ ABSL_GUARDED_BY(mu_);
+  struct PendingSnapshot {
+    Offset offset;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<PendingSnapshot> pending_snapshots_ ABSL_GUARDED_BY(mu_);
+  // Counts truncations, so a snapshot written outside mu_ knows one overtook it.
+  uint64_t truncations_ ABSL_GUARDED_BY(mu_) = 0;
   struct PendingDelete {
     std::shared_ptr<Segment> segment;
     int64_t due_ms;

@@ -75,6 +75,8 @@ class ProducerStateTable {
   size_t ExpireBefore(int64_t cutoff_ms);
   // Forgets batches and transactions starting at or after `offset` (the log was truncated).
   void TruncateFrom(Offset offset);
+  // Loads one producer's state (from a snapshot).
+  void Restore(ProducerId id, ProducerEntry entry);
   void Clear() {
     producers_.clear();
     open_.clear();
