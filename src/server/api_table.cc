@@ -6,8 +6,6 @@
 //   (KAFKA-18659 does the same).
 // - Metadata v0 is served: kafka-python 2.0.2 probes with it.
 // - FindCoordinator is served from v0 (librdkafka needs v0 advertised to enable lz4).
-//   Transaction coordinators are not built yet: TRANSACTION keys get
-//   COORDINATOR_NOT_AVAILABLE.
 // Only APIs with a real handler are listed; anything else closes the connection.
 
 #include "absl/strings/str_cat.h"
@@ -40,10 +38,11 @@ constexpr ServedApi kServed[] = {
     {ApiKey::kDeleteTopics, 1, 1, 6, HandleDeleteTopics},
     {ApiKey::kDeleteRecords, 0, 0, 2, HandleDeleteRecords},
     {ApiKey::kInitProducerId, 0, 0, 5, HandleInitProducerId},
-    {ApiKey::kAddPartitionsToTxn, 0, 0, 3, HandleAddPartitionsToTxn},
+    {ApiKey::kAddPartitionsToTxn, 0, 0, 5, HandleAddPartitionsToTxn},
     {ApiKey::kAddOffsetsToTxn, 0, 0, 4, HandleAddOffsetsToTxn},
     {ApiKey::kEndTxn, 0, 0, 4, HandleEndTxn},
     {ApiKey::kTxnOffsetCommit, 0, 0, 4, HandleTxnOffsetCommit},
+    {ApiKey::kWriteTxnMarkers, 0, 0, 1, HandleWriteTxnMarkers},
     {ApiKey::kDescribeProducers, 0, 0, 0, HandleDescribeProducers},
     {ApiKey::kDescribeTransactions, 0, 0, 0, HandleDescribeTransactions},
     {ApiKey::kListTransactions, 0, 0, 1, HandleListTransactions},

@@ -107,6 +107,7 @@ void HandleAddPartitionsToTxn(Broker& b, RequestPtr r);
 void HandleAddOffsetsToTxn(Broker& b, RequestPtr r);
 void HandleEndTxn(Broker& b, RequestPtr r);
 void HandleTxnOffsetCommit(Broker& b, RequestPtr r);
+void HandleWriteTxnMarkers(Broker& b, RequestPtr r);
 void HandleDescribeProducers(Broker& b, RequestPtr r);
 void HandleDescribeTransactions(Broker& b, RequestPtr r);
 void HandleListTransactions(Broker& b, RequestPtr r);

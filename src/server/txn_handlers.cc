@@ -2,7 +2,8 @@
 // AddPartitionsToTxn, AddOffsetsToTxn and EndTxn go to the transaction coordinator
 // (coordinator/txn_coordinator.h); TxnOffsetCommit goes to the group coordinator. Work
 // runs on the loop of the coordinator's partition; answers are posted back to the
-// connection's loop.
+// connection's loop. The brokers' requests, AddPartitionsToTxn v4+ and WriteTxnMarkers
+// (a coordinator asking a partition leader to write markers), are served here too.
 
 #include "broker.h"
 #include "fjord/base/logging.h"
@@ -15,6 +16,8 @@
 #include "fjord/protocol/messages/init_producer_id_response.h"
 #include "fjord/protocol/messages/txn_offset_commit_request.h"
 #include "fjord/protocol/messages/txn_offset_commit_response.h"
+#include "fjord/protocol/messages/write_txn_markers_request.h"
+#include "fjord/protocol/messages/write_txn_markers_response.h"
 
 namespace fjord::server {
 
@@ -62,54 +65,112 @@ void InitTransactionalProducer(Broker& b, RequestPtr r, const std::string& trans
                   });
 }
 
-void HandleAddPartitionsToTxn(Broker& b, RequestPtr r) {
-  auto req = std::make_shared<protocol::AddPartitionsToTxnRequest>();
-  if (!DecodeBody(*r, req.get())) return;
-  // v0-3: one transaction, the client's form. (v4+, the brokers' batched form, is not
-  // served: ApiVersions advertises up to v3.)
-  auto image = b.image();
+namespace {
+
+using AddTopic = protocol::AddPartitionsToTxnRequest::AddPartitionsToTxnTopic;
+using TopicResult = protocol::AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult;
+
+// One transaction of an AddPartitionsToTxn: the client's (v0-3) or one of a broker's batch
+// (v4+). `done` gets its per-topic results, on any thread.
+void AddToTxn(Broker& b, std::shared_ptr<const metadata::MetadataImage> image, int16_t version,
+              const std::string& transactional_id, ProducerId producer_id, ProducerEpoch epoch,
+              bool verify_only, std::vector<AddTopic> topics,
+              std::function<void(std::vector<TopicResult>)> done) {
   std::vector<std::pair<std::string, int32_t>> partitions;
   bool unknown = false;
-  for (const auto& t : req->v3_and_below_topics) {
+  for (const AddTopic& t : topics) {
     const metadata::TopicImage* topic = image->TopicByName(t.name);
     for (PartitionId p : t.partitions) {
       unknown = unknown || topic == nullptr || !topic->HasPartition(p.value);
       partitions.emplace_back(t.name, p.value);
     }
   }
-  // Kafka answers per partition with one error for all; with unknown partitions, those get
-  // UNKNOWN_TOPIC_OR_PARTITION and the rest OPERATION_NOT_ATTEMPTED.
-  auto respond = [&b, r, req, image](ErrorCode e) {
-    protocol::AddPartitionsToTxnResponse resp;
-    for (const auto& t : req->v3_and_below_topics) {
-      protocol::AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult tr;
+  // Per partition: `each[i]` when given, else `all`. With unknown partitions, those get
+  // UNKNOWN_TOPIC_OR_PARTITION and the rest OPERATION_NOT_ATTEMPTED (Kafka's answer).
+  auto results = [image, version, topics](ErrorCode all, const std::vector<ErrorCode>& each) {
+    std::vector<TopicResult> out;
+    size_t i = 0;
+    for (const AddTopic& t : topics) {
+      TopicResult tr;
       tr.name = t.name;
       const metadata::TopicImage* topic = image->TopicByName(t.name);
       for (PartitionId p : t.partitions) {
         protocol::AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult pr;
         pr.partition_index = p;
-        ErrorCode pe = e;
+        ErrorCode e = i < each.size() ? each[i] : all;
+        ++i;
         if (e == ErrorCode::kOperationNotAttempted &&
             (topic == nullptr || !topic->HasPartition(p.value))) {
-          pe = ErrorCode::kUnknownTopicOrPartition;
+          e = ErrorCode::kUnknownTopicOrPartition;
         }
-        pr.partition_error_code = Code(ForVersion(pe, r->version, 2));
+        // TRANSACTION_ABORTABLE is new in v5 (KIP-890); v4 callers know INVALID_TXN_STATE.
+        if (e == ErrorCode::kTransactionAbortable && version < 5) e = ErrorCode::kInvalidTxnState;
+        pr.partition_error_code = Code(ForVersion(e, version, 2));
         tr.results_by_partition.push_back(pr);
       }
-      resp.results_by_topic_v3_and_below.push_back(std::move(tr));
+      out.push_back(std::move(tr));
     }
-    OnConnectionLoop(b, r, [r, resp = std::move(resp)] { Respond(*r, resp); });
+    return out;
   };
-  if (unknown) return respond(ErrorCode::kOperationNotAttempted);
-  b.txns->WithTxn(*image, req->v3_and_below_transactional_id,
-                  [req, partitions = std::move(partitions), respond](TxnShard* shard, ErrorCode e) {
-                    if (shard != nullptr) {
-                      e = shard->AddPartitions(req->v3_and_below_transactional_id,
-                                               req->v3_and_below_producer_id,
-                                               req->v3_and_below_producer_epoch, partitions);
-                    }
-                    respond(e);
-                  });
+  if (transactional_id.empty()) return done(results(ErrorCode::kInvalidRequest, {}));
+  if (unknown) return done(results(ErrorCode::kOperationNotAttempted, {}));
+  b.txns->WithTxn(
+      *image, transactional_id,
+      [=, partitions = std::move(partitions), done = std::move(done)](TxnShard* shard,
+                                                                      ErrorCode e) {
+        if (shard == nullptr) return done(results(e, {}));
+        if (!verify_only) {
+          return done(
+              results(shard->AddPartitions(transactional_id, producer_id, epoch, partitions), {}));
+        }
+        TxnShard::Verdicts v =
+            shard->VerifyPartitions(transactional_id, producer_id, epoch, partitions);
+        done(results(v.error, v.partitions));
+      });
+}
+
+}  // namespace
+
+void HandleAddPartitionsToTxn(Broker& b, RequestPtr r) {
+  using Response = protocol::AddPartitionsToTxnResponse;
+  auto req = std::make_shared<protocol::AddPartitionsToTxnRequest>();
+  if (!DecodeBody(*r, req.get())) return;
+  auto image = b.image();
+  if (r->version <= 3) {
+    // The client's form: one transaction, the producer's own.
+    AddToTxn(b, image, r->version, req->v3_and_below_transactional_id,
+             req->v3_and_below_producer_id, req->v3_and_below_producer_epoch, false,
+             std::move(req->v3_and_below_topics), [&b, r](std::vector<TopicResult> topics) {
+               Response resp;
+               resp.results_by_topic_v3_and_below = std::move(topics);
+               OnConnectionLoop(b, r, [r, resp = std::move(resp)] { Respond(*r, resp); });
+             });
+    return;
+  }
+  // v4+, the brokers' form (KIP-890): a batch of transactions, each added to or, with
+  // VerifyOnly, checked. Results are gathered on the connection's loop.
+  struct Gather {
+    Response resp;
+    size_t pending = 0;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->pending = req->transactions.size();
+  gather->resp.results_by_transaction.resize(req->transactions.size());
+  if (req->transactions.empty()) {
+    return OnConnectionLoop(b, r, [r, gather] { Respond(*r, gather->resp); });
+  }
+  for (size_t i = 0; i < req->transactions.size(); ++i) {
+    auto& t = req->transactions[i];
+    gather->resp.results_by_transaction[i].transactional_id = t.transactional_id;
+    AddToTxn(b, image, r->version, t.transactional_id, t.producer_id, t.producer_epoch,
+             t.verify_only, std::move(t.topics),
+             [&b, r, gather, i](std::vector<TopicResult> topics) {
+               OnConnectionLoop(b, r, [r, gather, i, topics = std::move(topics)]() mutable {
+                 gather->resp.results_by_transaction[i].topic_results = std::move(topics);
+                 if (--gather->pending == 0) Respond(*r, gather->resp);
+               });
+             });
+  }
 }
 
 void HandleAddOffsetsToTxn(Broker& b, RequestPtr r) {
@@ -184,6 +245,62 @@ void HandleTxnOffsetCommit(Broker& b, RequestPtr r) {
                      req->member_id, req->group_instance_id, *items);
     respond(ErrorCode::kNone);
   });
+}
+
+void HandleWriteTxnMarkers(Broker& b, RequestPtr r) {
+  using Response = protocol::WriteTxnMarkersResponse;
+  auto req = std::make_shared<protocol::WriteTxnMarkersRequest>();
+  if (!DecodeBody(*r, req.get())) return;
+  // The response mirrors the request; each partition's error is filled in on the
+  // connection's loop as its marker is written.
+  struct Gather {
+    Response resp;
+    size_t pending = 0;
+  };
+  auto gather = std::make_shared<Gather>();
+  struct Slot {
+    size_t marker, topic, partition;
+  };
+  std::vector<Slot> slots;
+  for (size_t m = 0; m < req->markers.size(); ++m) {
+    const auto& marker = req->markers[m];
+    Response::WritableTxnMarkerResult mr;
+    mr.producer_id = marker.producer_id;
+    for (size_t t = 0; t < marker.topics.size(); ++t) {
+      Response::WritableTxnMarkerTopicResult tr;
+      tr.name = marker.topics[t].name;
+      for (size_t p = 0; p < marker.topics[t].partition_indexes.size(); ++p) {
+        Response::WritableTxnMarkerPartitionResult pr;
+        pr.partition_index = marker.topics[t].partition_indexes[p];
+        tr.partitions.push_back(pr);
+        slots.push_back({m, t, p});
+      }
+      mr.topics.push_back(std::move(tr));
+    }
+    gather->resp.markers.push_back(std::move(mr));
+  }
+  gather->pending = slots.size();
+  if (slots.empty()) return OnConnectionLoop(b, r, [r, gather] { Respond(*r, gather->resp); });
+  auto image = b.image();
+  for (const Slot& slot : slots) {
+    const auto& marker = req->markers[slot.marker];
+    const std::string& topic = marker.topics[slot.topic].name;
+    const int32_t partition = marker.topics[slot.topic].partition_indexes[slot.partition].value;
+    auto settle = [&b, r, gather, slot](ErrorCode e) {
+      OnConnectionLoop(b, r, [r, gather, slot, e] {
+        gather->resp.markers[slot.marker].topics[slot.topic].partitions[slot.partition].error_code =
+            Code(e);
+        if (--gather->pending == 0) Respond(*r, gather->resp);
+      });
+    };
+    const metadata::TopicImage* t = image->TopicByName(topic);
+    if (t == nullptr || !t->HasPartition(partition)) {
+      settle(ErrorCode::kUnknownTopicOrPartition);
+      continue;
+    }
+    b.txns->AppendMarker(topic, partition, marker.producer_id, marker.producer_epoch,
+                         marker.transaction_result, marker.coordinator_epoch, std::move(settle));
+  }
 }
 
 }  // namespace fjord::server

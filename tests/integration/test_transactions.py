@@ -10,6 +10,7 @@ from kafka_wire import (array, boolean, compact_array, compact_string, i8, i16, 
                         string, EMPTY_TAGS)
 
 FIND_COORDINATOR, INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, END_TXN = 10, 22, 24, 26
+WRITE_TXN_MARKERS = 27
 DESCRIBE_PRODUCERS, DESCRIBE_TRANSACTIONS, LIST_TRANSACTIONS = 61, 65, 66
 
 INVALID_PRODUCER_EPOCH = 47
@@ -20,6 +21,7 @@ UNKNOWN_TOPIC_OR_PARTITION = 3
 OPERATION_NOT_ATTEMPTED = 55
 PRODUCER_FENCED = 90
 TRANSACTIONAL_ID_NOT_FOUND = 105
+TRANSACTION_ABORTABLE = 120
 
 
 def find_txn_coordinator(cid, txn_id):
@@ -34,6 +36,49 @@ def add_partitions(cid, txn_id, pid, epoch, topic, partitions, version=1):
     body = (string(txn_id) + i64(pid) + i16(epoch) +
             array([topic], lambda t: string(t) + array(partitions, i32)))
     return kw.request(ADD_PARTITIONS_TO_TXN, version, cid, body)
+
+
+def add_partitions_batched(cid, txns, version=4):
+    """The brokers' form (v4+): txns is [(txn_id, pid, epoch, verify_only, topic, partitions)]."""
+    body = compact_array(txns, lambda t: (
+        compact_string(t[0]) + i64(t[1]) + i16(t[2]) + boolean(t[3]) +
+        compact_array([t[4]], lambda n: compact_string(n) + compact_array(t[5], i32) +
+                      EMPTY_TAGS) + EMPTY_TAGS)) + EMPTY_TAGS
+    return kw.request(ADD_PARTITIONS_TO_TXN, version, cid, body, flexible=True)
+
+
+def parse_add_partitions_batched(body):
+    r = kw.Reader(body)
+    r.i32()
+    top = r.i16()
+    out = {}
+    for txn, topics, _ in r.compact_array(lambda x: (x.compact_string(), x.compact_array(
+            lambda y: (y.compact_string(), y.compact_array(lambda z: (z.i32(), z.i16(), z.tags())),
+                       y.tags())), x.tags())):
+        for name, parts, _ in topics:
+            for p, e, _ in parts:
+                out[(txn, name, p)] = e
+    return top, out
+
+
+def write_txn_markers(cid, pid, epoch, commit, topic, partitions, coordinator_epoch=0):
+    body = compact_array([0], lambda _: (
+        i64(pid) + i16(epoch) + boolean(commit) +
+        compact_array([topic], lambda n: compact_string(n) + compact_array(partitions, i32) +
+                      EMPTY_TAGS) + i32(coordinator_epoch) + EMPTY_TAGS)) + EMPTY_TAGS
+    return kw.request(WRITE_TXN_MARKERS, 1, cid, body, flexible=True)
+
+
+def parse_write_txn_markers(body):
+    r = kw.Reader(body)
+    out = {}
+    for pid, topics, _ in r.compact_array(lambda x: (x.i64(), x.compact_array(lambda y: (
+            y.compact_string(), y.compact_array(lambda z: (z.i32(), z.i16(), z.tags())),
+            y.tags())), x.tags())):
+        for name, parts, _ in topics:
+            for p, e, _ in parts:
+                out[(pid, name, p)] = e
+    return out
 
 
 def end_txn(cid, txn_id, pid, epoch, commit, version=1):
@@ -208,6 +253,53 @@ class TransactionsWireTest(common.BrokerTestCase):
         self.assertEqual((error, unknown), (kw.NONE, ["Bogus"]))
         self.assertEqual(txns.get("wire-ops"), "Ongoing")
         self.assertNotIn("wire-ops", listed(["CompleteCommit"])[2])
+
+    def test_brokers_batched_add_verify_and_marker_requests(self):
+        a, b = self.init("wire-batch-a"), self.init("wire-batch-b")
+        # One request adds a partition to a's transaction and asks whether b has it.
+        top, got = parse_add_partitions_batched(self.c.call(
+            add_partitions_batched, [
+                ("wire-batch-a", a["producer_id"], a["epoch"], False, self.topic, [0]),
+                ("wire-batch-b", b["producer_id"], b["epoch"], True, self.topic, [0]),
+            ], flexible_response_header=True))
+        self.assertEqual(top, kw.NONE)
+        self.assertEqual(got, {("wire-batch-a", self.topic, 0): kw.NONE,
+                               ("wire-batch-b", self.topic, 0): INVALID_TXN_STATE})
+        # v5 callers know TRANSACTION_ABORTABLE (KIP-890); a verified member answers NONE;
+        # the wrong epoch is fenced.
+        _, got = parse_add_partitions_batched(self.c.call(
+            add_partitions_batched, [
+                ("wire-batch-a", a["producer_id"], a["epoch"], True, self.topic, [0]),
+                ("wire-batch-b", b["producer_id"], b["epoch"], True, self.topic, [0]),
+                ("wire-batch-x", a["producer_id"], a["epoch"] + 1, True, self.topic, [0]),
+            ], version=5, flexible_response_header=True))
+        self.assertEqual(got, {("wire-batch-a", self.topic, 0): kw.NONE,
+                               ("wire-batch-b", self.topic, 0): TRANSACTION_ABORTABLE,
+                               ("wire-batch-x", self.topic, 0): INVALID_PRODUCER_ID_MAPPING})
+        _, got = parse_add_partitions_batched(self.c.call(
+            add_partitions_batched,
+            [("wire-batch-a", a["producer_id"], a["epoch"] + 1, True, self.topic, [0])],
+            flexible_response_header=True))
+        self.assertEqual(got, {("wire-batch-a", self.topic, 0): PRODUCER_FENCED})
+
+        # A coordinator's WriteTxnMarkers commits a's data in the partition: the last stable
+        # offset moves past the marker.
+        pid, epoch = a["producer_id"], a["epoch"]
+        self.assertEqual(self.produce_txn(pid, epoch, 0, ["m", "n"])["error"], kw.NONE)
+        self.assertEqual(self.fetch(1)["last_stable_offset"], 0)
+        got = parse_write_txn_markers(self.c.call(
+            write_txn_markers, pid, epoch, True, self.topic, [0, 7],
+            flexible_response_header=True))
+        self.assertEqual(got, {(pid, self.topic, 0): kw.NONE,
+                               (pid, self.topic, 7): UNKNOWN_TOPIC_OR_PARTITION})
+        committed = self.fetch(1)
+        self.assertEqual(committed["last_stable_offset"], 3)
+        self.assertEqual(committed["aborted"], [])
+        # A marker from an older producer epoch is refused.
+        got = parse_write_txn_markers(self.c.call(
+            write_txn_markers, pid, epoch - 1 if epoch > 0 else -1, False, self.topic, [0],
+            flexible_response_header=True))
+        self.assertEqual(got, {(pid, self.topic, 0): INVALID_PRODUCER_EPOCH})
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
 // the transaction's offsets there). Retriable failures (a partition not led yet, a group
 // shard still loading) are retried with backoff until they succeed or the broker stops;
 // a partition that no longer exists is skipped. With replication, partitions led by
-// other brokers will get WriteTxnMarkers requests instead.
+// other brokers will get WriteTxnMarkers requests instead (served by AppendMarker).
 //
 // __transaction_state is created on first use (FindCoordinator, InitProducerId) with
 // transaction.state.log.num.partitions partitions, cleanup.policy=compact and
@@ -59,6 +59,13 @@ class TxnCoordinator {
   void ForEachShard(const metadata::MetadataImage& image,
                     std::function<void(TxnShard*, protocol::ErrorCode)> fn,
                     std::function<void()> done);
+  // Writes one transaction marker to a partition this node leads, on the partition's loop
+  // (a __consumer_offsets partition through the GroupCoordinator, which settles the
+  // transaction's offsets). `done` gets the append's error, on that loop. The coordinator's
+  // own marker writes and WriteTxnMarkers requests both come here.
+  void AppendMarker(const std::string& topic, int32_t partition, ProducerId producer_id,
+                    ProducerEpoch epoch, bool commit, int32_t coordinator_epoch,
+                    std::function<void(protocol::ErrorCode)> done);
   // Stops retrying markers and answers later requests NOT_COORDINATOR.
   void Shutdown();
 

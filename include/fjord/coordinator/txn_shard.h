@@ -80,6 +80,16 @@ class TxnShard final : public CoordinatorShard {
   protocol::ErrorCode AddPartitions(const std::string& transactional_id, ProducerId producer_id,
                                     ProducerEpoch epoch,
                                     const std::vector<std::pair<std::string, int32_t>>& partitions);
+  // AddPartitionsToTxn v4+ with VerifyOnly (KIP-890, a partition leader asking before it
+  // takes a transactional batch): per partition NONE when it is in the transaction, else
+  // TRANSACTION_ABORTABLE; or one error for all (wrong producer, fenced, in Prepare).
+  struct Verdicts {
+    protocol::ErrorCode error = protocol::ErrorCode::kNone;
+    std::vector<protocol::ErrorCode> partitions;  // with error NONE, in the request's order
+  };
+  Verdicts VerifyPartitions(const std::string& transactional_id, ProducerId producer_id,
+                            ProducerEpoch epoch,
+                            const std::vector<std::pair<std::string, int32_t>>& partitions) const;
   // EndTxn: PrepareCommit or PrepareAbort, answered before the markers are written.
   protocol::ErrorCode EndTxn(const std::string& transactional_id, ProducerId producer_id,
                              ProducerEpoch epoch, bool commit);

@@ -168,21 +168,28 @@ void TxnCoordinator::WriteMarker(std::shared_ptr<MarkerWrite> write, size_t inde
     if (write->pending.fetch_sub(1) == 1) loops_.Post(write->home, write->done);
   };
   const TxnMarkers& m = write->markers;
+  AppendMarker(topic, partition, m.producer_id, m.epoch, m.commit, m.coordinator_epoch,
+               std::move(settle));
+}
+
+void TxnCoordinator::AppendMarker(const std::string& topic, int32_t partition,
+                                  ProducerId producer_id, ProducerEpoch epoch, bool commit,
+                                  int32_t coordinator_epoch, std::function<void(ErrorCode)> done) {
   if (topic == kOffsetsTopic) {
-    groups_.WriteTxnMarker(partition, m.producer_id, m.epoch, m.commit, m.coordinator_epoch,
-                           std::move(settle));
+    groups_.WriteTxnMarker(partition, producer_id, epoch, commit, coordinator_epoch,
+                           std::move(done));
     return;
   }
   storage::TopicPartition tp{topic, PartitionId(partition)};
-  loops_.Post(replicas_.LoopOf(tp), [this, tp, write, settle = std::move(settle)] {
+  const size_t loop = replicas_.LoopOf(tp);
+  loops_.Post(loop, [this, tp, producer_id, epoch, commit, coordinator_epoch,
+                     done = std::move(done)] {
     cluster::Partition* p = replicas_.Get(tp);
-    if (p == nullptr) return settle(ErrorCode::kUnknownTopicOrPartition);
-    if (!p->IsLeader()) return settle(ErrorCode::kNotLeaderOrFollower);
-    const TxnMarkers& m = write->markers;
-    auto info =
-        p->AppendTxnMarker(m.producer_id, m.epoch, m.commit, m.coordinator_epoch, clock_.NowMs());
-    settle(info.ok() ? ErrorCode::kNone
-                     : storage::AppendErrorCode(storage::AppendErrorOf(info.status())));
+    if (p == nullptr) return done(ErrorCode::kUnknownTopicOrPartition);
+    if (!p->IsLeader()) return done(ErrorCode::kNotLeaderOrFollower);
+    auto info = p->AppendTxnMarker(producer_id, epoch, commit, coordinator_epoch, clock_.NowMs());
+    done(info.ok() ? ErrorCode::kNone
+                   : storage::AppendErrorCode(storage::AppendErrorOf(info.status())));
   });
 }
 

@@ -209,6 +209,29 @@ ErrorCode TxnShard::AddPartitions(const std::string& id, ProducerId producer_id,
   return Store(id, std::move(next));
 }
 
+TxnShard::Verdicts TxnShard::VerifyPartitions(
+    const std::string& id, ProducerId producer_id, ProducerEpoch epoch,
+    const std::vector<std::pair<std::string, int32_t>>& partitions) const {
+  Verdicts v;
+  auto it = txns_.find(id);
+  if (it == txns_.end()) {
+    v.error = ErrorCode::kInvalidProducerIdMapping;
+    return v;
+  }
+  const TxnMetadata& t = it->second;
+  v.error = CheckProducer(t, producer_id, epoch);
+  if (v.error == ErrorCode::kNone && InPrepare(t.state))
+    v.error = ErrorCode::kConcurrentTransactions;
+  if (v.error != ErrorCode::kNone) return v;
+  // Partitions join when AddPartitions is persisted and leave when the transaction ends.
+  const bool open = t.state == TxnState::kOngoing;
+  for (const auto& p : partitions) {
+    v.partitions.push_back(open && t.partitions.contains(p) ? ErrorCode::kNone
+                                                            : ErrorCode::kTransactionAbortable);
+  }
+  return v;
+}
+
 ErrorCode TxnShard::EndTxn(const std::string& id, ProducerId producer_id, ProducerEpoch epoch,
                            bool commit) {
   auto it = txns_.find(id);
