@@ -459,6 +459,10 @@ void Client::CallRaw(Target target, RawCall call,
   impl_->Start(std::move(target), std::move(call), std::move(done));
 }
 
+absl::StatusOr<RawResponse> Client::CallRawSync(Target target, RawCall call) {
+  return internal::Wait(*this, std::move(target), std::move(call));
+}
+
 absl::StatusOr<ClusterInfo> Client::Metadata(const std::vector<std::string>& topics,
                                              bool all_topics) {
   std::promise<absl::StatusOr<ClusterInfo>> p;

@@ -139,6 +139,14 @@ class Client {
   };
   void CallRaw(Target target, RawCall call, std::function<void(absl::StatusOr<RawResponse>)> done);
 
+  // CallRaw, blocking: for answers whose records must outlive the decode (Fetch), decoded
+  // by the caller from the returned body.
+  absl::StatusOr<RawResponse> CallRawSync(Target target, RawCall call);
+  // A RawCall that encodes `request` (which must outlive the call) at its own versions.
+  template <typename Request>
+  static RawCall RawCallOf(const Request& request, int16_t max_version = Request::kMaxVersion,
+                           int16_t min_version = Request::kMinVersion);
+
   // Sends `request` to `target` and decodes the answer; blocking.
   template <typename Response, typename Request>
   absl::StatusOr<Response> Call(Target target, const Request& request,
@@ -164,10 +172,9 @@ absl::StatusOr<RawResponse> Wait(Client& c, Target target, Client::RawCall call)
 absl::Status DecodeError(std::string_view name, const absl::Status& s);
 }  // namespace internal
 
-template <typename Response, typename Request>
-absl::StatusOr<Response> Client::Call(Target target, const Request& request,
-                                      RetryCheck<Response> retry, int16_t max_version,
-                                      int16_t min_version) {
+template <typename Request>
+Client::RawCall Client::RawCallOf(const Request& request, int16_t max_version,
+                                  int16_t min_version) {
   RawCall call;
   call.key = Request::kApiKey;
   call.min_version = min_version;
@@ -175,6 +182,14 @@ absl::StatusOr<Response> Client::Call(Target target, const Request& request,
   call.encode = [&request](int16_t version, std::vector<uint8_t>* out) {
     protocol::EncodeMessage(request, version, out);
   };
+  return call;
+}
+
+template <typename Response, typename Request>
+absl::StatusOr<Response> Client::Call(Target target, const Request& request,
+                                      RetryCheck<Response> retry, int16_t max_version,
+                                      int16_t min_version) {
+  RawCall call = RawCallOf(request, max_version, min_version);
   if (retry) {
     call.retry = [retry](int16_t version, std::span<const uint8_t> body) {
       Response r;

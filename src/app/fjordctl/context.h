@@ -1,0 +1,51 @@
+#pragma once
+// What every fjordctl command shares: the client (made on first use from the global
+// flags), the output format, and how Kafka errors become one-line failures.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "fjord/client/client.h"
+#include "output.h"
+
+namespace fjord::ctl {
+
+struct Context {
+  client::Options options;
+  Format format = Format::kTable;
+  // What each command does, run by main once the command line is parsed.
+  std::map<const CLI::App*, std::function<absl::Status()>> actions;
+
+  client::Client& client();
+  // Prints the table (people) or the JSON (scripts), as --format says.
+  void Print(const Table& table, const Json& json) const;
+  // A one-line confirmation for people; scripts get `json`.
+  void Done(const std::string& text, const Json& json) const;
+
+ private:
+  std::unique_ptr<client::Client> client_;
+};
+
+// Registers `run` as what `cmd` does; its status becomes the exit status.
+void OnRun(CLI::App* cmd, Context& ctx, std::function<absl::Status()> run);
+
+// A Kafka error code as a failure: "ERROR_NAME: message" and, where one helps, a hint.
+// NONE is OK.
+absl::Status KafkaError(int16_t code, const std::optional<std::string>& message = std::nullopt,
+                        const std::string& what = "");
+
+// Commands, one family per file.
+void AddClusterCommands(CLI::App& app, Context& ctx);
+void AddTopicCommands(CLI::App& app, Context& ctx);
+void AddConfigCommands(CLI::App& app, Context& ctx);
+void AddGroupCommands(CLI::App& app, Context& ctx);
+void AddTxnCommands(CLI::App& app, Context& ctx);
+void AddRecordCommands(CLI::App& app, Context& ctx);
+void AddDataCommands(CLI::App& app, Context& ctx);
+
+}  // namespace fjord::ctl

@@ -1,0 +1,142 @@
+#include "lookup.h"
+
+#include <ctime>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "fjord/protocol/messages/describe_configs_request.h"
+#include "fjord/protocol/messages/describe_configs_response.h"
+#include "fjord/protocol/messages/list_offsets_request.h"
+#include "fjord/protocol/messages/list_offsets_response.h"
+
+namespace fjord::ctl {
+
+using client::Target;
+using protocol::ErrorCode;
+
+absl::StatusOr<std::map<int32_t, OffsetAt>> ListOffsets(Context& ctx, const std::string& topic,
+                                                        const std::vector<int32_t>& partitions,
+                                                        int64_t timestamp) {
+  std::map<int32_t, OffsetAt> out;
+  for (int32_t p : partitions) {
+    protocol::ListOffsetsRequest req;
+    req.replica_id = NodeId(-1);
+    protocol::ListOffsetsRequest::ListOffsetsTopic t;
+    t.name = topic;
+    protocol::ListOffsetsRequest::ListOffsetsPartition lp;
+    lp.partition_index = PartitionId(p);
+    lp.timestamp = timestamp;
+    t.partitions.push_back(lp);
+    req.topics.push_back(t);
+    auto resp = ctx.client().Call<protocol::ListOffsetsResponse>(
+        Target::Leader(topic, p), req, [](const protocol::ListOffsetsResponse& r) {
+          for (const auto& rt : r.topics) {
+            for (const auto& rp : rt.partitions) {
+              if (client::IsRoutingError(static_cast<ErrorCode>(rp.error_code))) {
+                return static_cast<ErrorCode>(rp.error_code);
+              }
+            }
+          }
+          return ErrorCode::kNone;
+        });
+    if (!resp.ok()) return resp.status();
+    if (resp->topics.size() != 1 || resp->topics[0].partitions.size() != 1) {
+      return absl::DataLossError("ListOffsets answered for other partitions");
+    }
+    const auto& rp = resp->topics[0].partitions[0];
+    if (absl::Status s = KafkaError(rp.error_code, std::nullopt, absl::StrCat(topic, "-", p));
+        !s.ok()) {
+      return s;
+    }
+    out[p] = OffsetAt{rp.offset.value, rp.timestamp};
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> ParseTime(const std::string& text) {
+  if (text == "earliest") return kEarliest;
+  if (text == "latest") return kLatest;
+  if (text == "max") return kMaxTimestamp;
+  int64_t ms = 0;
+  if (absl::SimpleAtoi(text, &ms) && ms >= 0) return ms;
+  std::tm tm{};
+  const char* formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ",
+                           "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
+  for (const char* f : formats) {
+    tm = {};
+    const char* end = ::strptime(text.c_str(), f, &tm);
+    if (end != nullptr && *end == '\0') return static_cast<int64_t>(::timegm(&tm)) * 1000;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", text,
+                   "' is not a time: use earliest, latest, max, milliseconds since the epoch or "
+                   "2024-05-01T12:00:00Z"));
+}
+
+namespace {
+
+std::string SourceName(int8_t s) {
+  switch (s) {
+    case 1:
+      return "DYNAMIC_TOPIC_CONFIG";
+    case 2:
+      return "DYNAMIC_BROKER_CONFIG";
+    case 3:
+      return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    case 4:
+      return "STATIC_BROKER_CONFIG";
+    case 5:
+      return "DEFAULT_CONFIG";
+    case 6:
+      return "DYNAMIC_BROKER_LOGGER_CONFIG";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ConfigEntry>> DescribeConfigs(Context& ctx, int8_t resource_type,
+                                                         const std::string& name) {
+  protocol::DescribeConfigsRequest req;
+  protocol::DescribeConfigsRequest::DescribeConfigsResource r;
+  r.resource_type = resource_type;
+  r.resource_name = name;
+  r.configuration_keys.reset();  // all
+  req.resources.push_back(r);
+  int32_t broker = -1;
+  const Target target = resource_type == 4 && absl::SimpleAtoi(name, &broker)
+                            ? Target::Broker(broker)
+                            : Target::Any();
+  auto resp = ctx.client().Call<protocol::DescribeConfigsResponse>(target, req);
+  if (!resp.ok()) return resp.status();
+  if (resp->results.size() != 1) return absl::DataLossError("DescribeConfigs answered nothing");
+  const auto& res = resp->results[0];
+  if (absl::Status s = KafkaError(res.error_code, res.error_message, name); !s.ok()) return s;
+  std::vector<ConfigEntry> out;
+  for (const auto& c : res.configs) {
+    out.push_back(ConfigEntry{c.name, c.value, SourceName(c.config_source), c.read_only,
+                              c.is_sensitive, c.config_source == 5});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ConfigEntry& a, const ConfigEntry& b) { return a.name < b.name; });
+  return out;
+}
+
+absl::StatusOr<client::TopicInfo> DescribeTopic(Context& ctx, const std::string& topic) {
+  absl::StatusOr<client::ClusterInfo> c = ctx.client().Metadata({topic});
+  if (!c.ok()) return c.status();
+  auto it = c->topics.find(topic);
+  if (it == c->topics.end()) {
+    return KafkaError(static_cast<int16_t>(ErrorCode::kUnknownTopicOrPartition), std::nullopt,
+                      "topic " + topic);
+  }
+  if (absl::Status s =
+          KafkaError(static_cast<int16_t>(it->second.error), std::nullopt, "topic " + topic);
+      !s.ok()) {
+    return s;
+  }
+  return it->second;
+}
+
+}  // namespace fjord::ctl
