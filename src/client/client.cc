@@ -154,9 +154,10 @@ class Client::Impl {
 
   // `topics`: nullopt asks for every topic.
   void RefreshMetadata(std::optional<std::vector<std::string>> topics, Clock::time_point deadline,
-                       std::function<void(absl::StatusOr<ClusterInfo>)> done) {
+                       std::function<void(absl::StatusOr<ClusterInfo>)> done,
+                       bool auto_create = false) {
     protocol::MetadataRequest req;
-    req.allow_auto_topic_creation = false;
+    req.allow_auto_topic_creation = auto_create;
     if (!topics) {
       req.topics.reset();
     } else {
@@ -464,13 +465,14 @@ absl::StatusOr<RawResponse> Client::CallRawSync(Target target, RawCall call) {
 }
 
 absl::StatusOr<ClusterInfo> Client::Metadata(const std::vector<std::string>& topics,
-                                             bool all_topics) {
+                                             bool all_topics, bool auto_create) {
   std::promise<absl::StatusOr<ClusterInfo>> p;
   auto f = p.get_future();
   std::optional<std::vector<std::string>> asked;
   if (!topics.empty() || !all_topics) asked = topics;
-  impl_->RefreshMetadata(std::move(asked), Clock::now() + impl_->options().request_timeout,
-                         [&p](absl::StatusOr<ClusterInfo> c) { p.set_value(std::move(c)); });
+  impl_->RefreshMetadata(
+      std::move(asked), Clock::now() + impl_->options().request_timeout,
+      [&p](absl::StatusOr<ClusterInfo> c) { p.set_value(std::move(c)); }, auto_create);
   return f.get();
 }
 

@@ -155,9 +155,10 @@ class Client {
                                 int16_t min_version = Request::kMinVersion);
 
   // The cluster as a Metadata request for `topics` (all topics when empty) sees it now;
-  // refreshes the routing cache too.
+  // refreshes the routing cache too. `auto_create`: ask the broker to create missing
+  // topics, as producers do (auto.create.topics.enable decides).
   absl::StatusOr<ClusterInfo> Metadata(const std::vector<std::string>& topics = {},
-                                       bool all_topics = true);
+                                       bool all_topics = true, bool auto_create = false);
   const Options& options() const;
 
  private:

@@ -112,7 +112,7 @@ absl::Status Produce(Context& ctx, const ProduceArgs& a) {
     if (!kv.ok()) return kv.status();
     headers.push_back(*kv);
   }
-  auto topic = DescribeTopic(ctx, a.topic);
+  auto topic = DescribeTopic(ctx, a.topic, /*auto_create=*/true);
   if (!topic.ok()) return topic.status();
   const int32_t partitions = static_cast<int32_t>(topic->partitions.size());
   if (a.partition >= partitions) {

@@ -1,6 +1,8 @@
 #include "lookup.h"
 
+#include <chrono>
 #include <ctime>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -123,20 +125,28 @@ absl::StatusOr<std::vector<ConfigEntry>> DescribeConfigs(Context& ctx, int8_t re
   return out;
 }
 
-absl::StatusOr<client::TopicInfo> DescribeTopic(Context& ctx, const std::string& topic) {
-  absl::StatusOr<client::ClusterInfo> c = ctx.client().Metadata({topic});
-  if (!c.ok()) return c.status();
-  auto it = c->topics.find(topic);
-  if (it == c->topics.end()) {
-    return KafkaError(static_cast<int16_t>(ErrorCode::kUnknownTopicOrPartition), std::nullopt,
-                      "topic " + topic);
+absl::StatusOr<client::TopicInfo> DescribeTopic(Context& ctx, const std::string& topic,
+                                                bool auto_create) {
+  const auto deadline = std::chrono::steady_clock::now() + ctx.options.request_timeout;
+  for (;;) {
+    absl::StatusOr<client::ClusterInfo> c = ctx.client().Metadata({topic}, true, auto_create);
+    if (!c.ok()) return c.status();
+    auto it = c->topics.find(topic);
+    ErrorCode e = it == c->topics.end() ? ErrorCode::kUnknownTopicOrPartition : it->second.error;
+    if (e == ErrorCode::kNone && auto_create) {
+      for (const auto& p : it->second.partitions) {
+        if (p.leader < 0) e = ErrorCode::kLeaderNotAvailable;
+      }
+    }
+    if (e == ErrorCode::kNone) return it->second;
+    // A topic just created has no leaders for a moment.
+    const bool wait =
+        auto_create && (client::IsRoutingError(e) || e == ErrorCode::kUnknownTopicOrPartition);
+    if (!wait || std::chrono::steady_clock::now() >= deadline) {
+      return KafkaError(static_cast<int16_t>(e), std::nullopt, "topic " + topic);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (absl::Status s =
-          KafkaError(static_cast<int16_t>(it->second.error), std::nullopt, "topic " + topic);
-      !s.ok()) {
-    return s;
-  }
-  return it->second;
 }
 
 }  // namespace fjord::ctl

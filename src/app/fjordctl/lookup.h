@@ -51,7 +51,10 @@ absl::StatusOr<std::pair<std::string, std::string>> SplitSetting(const std::stri
 absl::Status AlterConfigs(Context& ctx, int8_t resource_type, const std::string& name,
                           const std::vector<std::string>& set, const std::vector<std::string>& del);
 
-// The partitions of a topic from metadata (kNotFound naming the topic when it is missing).
-absl::StatusOr<client::TopicInfo> DescribeTopic(Context& ctx, const std::string& topic);
+// The partitions of a topic from metadata (UNKNOWN_TOPIC_OR_PARTITION when it is
+// missing). `auto_create`: as a producer, let the broker create it (auto.create.topics.enable)
+// and wait, within the timeout, for its partitions to have leaders.
+absl::StatusOr<client::TopicInfo> DescribeTopic(Context& ctx, const std::string& topic,
+                                                bool auto_create = false);
 
 }  // namespace fjord::ctl
