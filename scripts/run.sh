@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --build
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DFJORD_BUILD_TESTS=OFF -DFJORD_BUILD_BENCH=OFF >/dev/null
-ninja -C build/release fjord
+ninja -C build/release fjord fjordctl
 exec build/release/src/app/fjord "$@"
