@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "fjord/client/client.h"
+#include "fjord/protocol/error_codes.h"
 #include "output.h"
 
 namespace fjord::ctl {
@@ -38,6 +39,34 @@ void OnRun(CLI::App* cmd, Context& ctx, std::function<absl::Status()> run);
 // NONE is OK.
 absl::Status KafkaError(int16_t code, const std::optional<std::string>& message = std::nullopt,
                         const std::string& what = "");
+
+// For answers shaped topics[].partitions[] (ListOffsets, DeleteRecords, OffsetCommit, ...):
+// the first routing error of any partition, so the client asks again after re-routing.
+template <typename Response>
+client::RetryCheck<Response> PartitionRetry() {
+  return [](const Response& r) {
+    for (const auto& t : r.topics) {
+      for (const auto& p : t.partitions) {
+        const auto e = static_cast<protocol::ErrorCode>(p.error_code);
+        if (client::IsRoutingError(e)) return e;
+      }
+    }
+    return protocol::ErrorCode::kNone;
+  };
+}
+
+// The first partition error of such an answer, named "topic-partition".
+template <typename Topics>
+absl::Status FirstPartitionError(const Topics& topics) {
+  for (const auto& t : topics) {
+    for (const auto& p : t.partitions) {
+      absl::Status s = KafkaError(p.error_code, std::nullopt,
+                                  t.name + "-" + std::to_string(p.partition_index.value));
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
 
 // Commands, one family per file.
 void AddClusterCommands(CLI::App& app, Context& ctx);

@@ -354,17 +354,7 @@ absl::Status CommitPositions(Context& ctx, const ConsumeArgs& a,
   req.topics.push_back(t);
   auto resp = ctx.client().Call<protocol::OffsetCommitResponse>(Target::Group(a.group), req);
   if (!resp.ok()) return resp.status();
-  for (const auto& rt : resp->topics) {
-    for (const auto& rp : rt.partitions) {
-      if (absl::Status s =
-              KafkaError(rp.error_code, std::nullopt,
-                         absl::StrCat("commit ", rt.name, "-", rp.partition_index.value));
-          !s.ok()) {
-        return s;
-      }
-    }
-  }
-  return absl::OkStatus();
+  return FirstPartitionError(resp->topics);
 }
 
 absl::Status Consume(Context& ctx, const ConsumeArgs& a) {

@@ -245,15 +245,7 @@ absl::Status DeleteOffsets(Context& ctx, const std::string& group, const std::st
   if (absl::Status s = KafkaError(resp->error_code, std::nullopt, "group " + group); !s.ok()) {
     return s;
   }
-  for (const auto& rt : resp->topics) {
-    for (const auto& rp : rt.partitions) {
-      if (absl::Status s = KafkaError(rp.error_code, std::nullopt,
-                                      absl::StrCat(rt.name, "-", rp.partition_index.value));
-          !s.ok()) {
-        return s;
-      }
-    }
-  }
+  if (absl::Status s = FirstPartitionError(resp->topics); !s.ok()) return s;
   Json jp = Json::MakeArray();
   for (int32_t p : partitions) jp.Push(p);
   ctx.Done(absl::StrCat("deleted the offsets of group ", group, " for ", partitions.size(),
@@ -347,15 +339,7 @@ absl::Status Reset(Context& ctx, const ResetArgs& a) {
   if (a.execute) {
     auto resp = ctx.client().Call<protocol::OffsetCommitResponse>(Target::Group(a.group), req);
     if (!resp.ok()) return resp.status();
-    for (const auto& rt : resp->topics) {
-      for (const auto& rp : rt.partitions) {
-        if (absl::Status s = KafkaError(rp.error_code, std::nullopt,
-                                        absl::StrCat(rt.name, "-", rp.partition_index.value));
-            !s.ok()) {
-          return s;
-        }
-      }
-    }
+    if (absl::Status s = FirstPartitionError(resp->topics); !s.ok()) return s;
   }
   Json j = Json::MakeObject();
   j.Set("group", a.group).Set("executed", a.execute).Set("offsets", jrows);

@@ -31,16 +31,7 @@ absl::StatusOr<std::map<int32_t, OffsetAt>> ListOffsets(Context& ctx, const std:
     t.partitions.push_back(lp);
     req.topics.push_back(t);
     auto resp = ctx.client().Call<protocol::ListOffsetsResponse>(
-        Target::Leader(topic, p), req, [](const protocol::ListOffsetsResponse& r) {
-          for (const auto& rt : r.topics) {
-            for (const auto& rp : rt.partitions) {
-              if (client::IsRoutingError(static_cast<ErrorCode>(rp.error_code))) {
-                return static_cast<ErrorCode>(rp.error_code);
-              }
-            }
-          }
-          return ErrorCode::kNone;
-        });
+        Target::Leader(topic, p), req, PartitionRetry<protocol::ListOffsetsResponse>());
     if (!resp.ok()) return resp.status();
     if (resp->topics.size() != 1 || resp->topics[0].partitions.size() != 1) {
       return absl::DataLossError("ListOffsets answered for other partitions");

@@ -49,15 +49,7 @@ absl::Status DeleteRecords(Context& ctx, const std::string& topic, int32_t parti
   t.partitions.push_back(p);
   req.topics.push_back(t);
   auto resp = ctx.client().Call<protocol::DeleteRecordsResponse>(
-      Target::Leader(topic, partition), req, [](const protocol::DeleteRecordsResponse& r) {
-        for (const auto& t : r.topics) {
-          for (const auto& p : t.partitions) {
-            auto e = static_cast<protocol::ErrorCode>(p.error_code);
-            if (client::IsRoutingError(e)) return e;
-          }
-        }
-        return protocol::ErrorCode::kNone;
-      });
+      Target::Leader(topic, partition), req, PartitionRetry<protocol::DeleteRecordsResponse>());
   if (!resp.ok()) return resp.status();
   if (resp->topics.size() != 1 || resp->topics[0].partitions.size() != 1) {
     return absl::DataLossError("DeleteRecords answered for other partitions");

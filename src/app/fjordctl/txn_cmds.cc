@@ -100,15 +100,7 @@ absl::Status Producers(Context& ctx, const std::string& topic, int32_t partition
   t.partition_indexes = {PartitionId(partition)};
   req.topics.push_back(t);
   auto resp = ctx.client().Call<protocol::DescribeProducersResponse>(
-      Target::Leader(topic, partition), req, [](const protocol::DescribeProducersResponse& r) {
-        for (const auto& t : r.topics) {
-          for (const auto& p : t.partitions) {
-            auto e = static_cast<protocol::ErrorCode>(p.error_code);
-            if (client::IsRoutingError(e)) return e;
-          }
-        }
-        return protocol::ErrorCode::kNone;
-      });
+      Target::Leader(topic, partition), req, PartitionRetry<protocol::DescribeProducersResponse>());
   if (!resp.ok()) return resp.status();
   if (resp->topics.size() != 1 || resp->topics[0].partitions.size() != 1) {
     return absl::DataLossError("DescribeProducers answered for other partitions");
