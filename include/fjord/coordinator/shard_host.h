@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -68,6 +69,11 @@ class CoordinatorShard {
   virtual std::string Summary() const = 0;
 };
 
+// The partition of `topic` that `key` maps to by Kafka's hash (the one groups use, for
+// transactional ids too); -1 while the topic does not exist.
+int32_t PartitionOfKey(const metadata::MetadataImage& image, std::string_view topic,
+                       std::string_view key);
+
 class ShardHost {
  public:
   struct Options {
@@ -92,10 +98,14 @@ class ShardHost {
   // partition this node does not lead gives fn(nullptr, kNone).
   void WithPartition(int32_t partition, bool skip_unled,
                      std::function<void(CoordinatorShard*, protocol::ErrorCode)> fn);
-  // Runs fn on each of `partitions` partitions this node leads, each on its loop
-  // (concurrently across loops), then done() on one of them. Unled partitions are skipped;
-  // fn(nullptr, COORDINATOR_LOAD_IN_PROGRESS) for one still loading.
-  void ForEachShard(size_t partitions,
+  // WithPartition for the partition `key` (a group or transactional id) maps to;
+  // fn(nullptr, COORDINATOR_NOT_AVAILABLE) while the topic does not exist.
+  void WithKey(const metadata::MetadataImage& image, std::string_view key,
+               std::function<void(CoordinatorShard*, protocol::ErrorCode)> fn);
+  // Runs fn on each partition of the topic (as `image` has it) this node leads, each on
+  // its loop (concurrently across loops), then done() on one of them. Unled partitions are
+  // skipped; fn(nullptr, COORDINATOR_LOAD_IN_PROGRESS) for one still loading.
+  void ForEachShard(const metadata::MetadataImage& image,
                     std::function<void(CoordinatorShard*, protocol::ErrorCode)> fn,
                     std::function<void()> done);
   // Leader append of coordinator records to one of the topic's partitions, as one batch,

@@ -26,6 +26,8 @@ namespace fjord::ctl {
 using client::Target;
 using protocol::ErrorCode;
 
+namespace {
+
 // Kafka's default partitioner for keyed records: murmur2 of the key, made positive,
 // modulo the partition count (so keys land where Java clients put them).
 uint32_t Murmur2(std::span<const uint8_t> data) {
@@ -60,8 +62,6 @@ uint32_t Murmur2(std::span<const uint8_t> data) {
   h ^= h >> 15;
   return h;
 }
-
-namespace {
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

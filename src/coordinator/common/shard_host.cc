@@ -5,6 +5,7 @@
 #include "fjord/cluster/partition.h"
 #include "fjord/cluster/replica_manager.h"
 #include "fjord/controller/quorum_controller.h"
+#include "fjord/coordinator/group_records.h"
 #include "fjord/metadata/metadata_image.h"
 #include "fjord/net/event_loops.h"
 #include "fjord/protocol/record_batch_builder.h"
@@ -102,9 +103,28 @@ void ShardHost::WithPartition(int32_t partition, bool skip_unled,
   });
 }
 
-void ShardHost::ForEachShard(size_t partitions,
+int32_t PartitionOfKey(const metadata::MetadataImage& image, std::string_view topic,
+                       std::string_view key) {
+  const metadata::TopicImage* t = image.TopicByName(topic);
+  if (t == nullptr || t->partitions.empty()) return -1;
+  return PartitionForGroup(key, static_cast<int32_t>(t->partitions.size()));
+}
+
+void ShardHost::WithKey(const metadata::MetadataImage& image, std::string_view key,
+                        std::function<void(CoordinatorShard*, ErrorCode)> fn) {
+  const int32_t partition = PartitionOfKey(image, options_.topic, key);
+  if (partition < 0) {
+    fn(nullptr, ErrorCode::kCoordinatorNotAvailable);
+    return;
+  }
+  WithPartition(partition, false, std::move(fn));
+}
+
+void ShardHost::ForEachShard(const metadata::MetadataImage& image,
                              std::function<void(CoordinatorShard*, ErrorCode)> fn,
                              std::function<void()> done) {
+  const metadata::TopicImage* t = image.TopicByName(options_.topic);
+  const size_t partitions = t == nullptr ? 0 : t->partitions.size();
   if (partitions == 0) {
     done();
     return;

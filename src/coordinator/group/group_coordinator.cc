@@ -55,9 +55,7 @@ void GroupCoordinator::EnsureOffsetsTopic(const metadata::MetadataImage& image,
 
 int32_t GroupCoordinator::PartitionOf(const metadata::MetadataImage& image,
                                       std::string_view group) {
-  const metadata::TopicImage* t = image.TopicByName(kOffsetsTopic);
-  if (t == nullptr || t->partitions.empty()) return -1;
-  return PartitionForGroup(group, static_cast<int32_t>(t->partitions.size()));
+  return PartitionOfKey(image, kOffsetsTopic, group);
 }
 
 std::unique_ptr<CoordinatorShard> GroupCoordinator::MakeShard(int32_t partition, size_t loop) {
@@ -76,12 +74,7 @@ std::unique_ptr<CoordinatorShard> GroupCoordinator::MakeShard(int32_t partition,
 
 void GroupCoordinator::WithGroup(const metadata::MetadataImage& image, const std::string& group,
                                  std::function<void(GroupShard*, ErrorCode)> fn) {
-  const int32_t partition = PartitionOf(image, group);
-  if (partition < 0) {
-    fn(nullptr, ErrorCode::kCoordinatorNotAvailable);
-    return;
-  }
-  host_.WithPartition(partition, false, [fn = std::move(fn)](CoordinatorShard* s, ErrorCode e) {
+  host_.WithKey(image, group, [fn = std::move(fn)](CoordinatorShard* s, ErrorCode e) {
     fn(static_cast<GroupShard*>(s), e);
   });
 }
@@ -89,9 +82,8 @@ void GroupCoordinator::WithGroup(const metadata::MetadataImage& image, const std
 void GroupCoordinator::ForEachShard(const metadata::MetadataImage& image,
                                     std::function<void(GroupShard*, ErrorCode)> fn,
                                     std::function<void()> done) {
-  const metadata::TopicImage* t = image.TopicByName(kOffsetsTopic);
   host_.ForEachShard(
-      t == nullptr ? 0 : t->partitions.size(),
+      image,
       [fn = std::move(fn)](CoordinatorShard* s, ErrorCode e) {
         fn(static_cast<GroupShard*>(s), e);
       },

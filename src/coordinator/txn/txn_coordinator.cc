@@ -90,19 +90,12 @@ void TxnCoordinator::EnsureTopic(const metadata::MetadataImage& image,
 }
 
 int32_t TxnCoordinator::PartitionOf(const metadata::MetadataImage& image, std::string_view id) {
-  const metadata::TopicImage* t = image.TopicByName(kTransactionStateTopic);
-  if (t == nullptr || t->partitions.empty()) return -1;
-  return PartitionForGroup(id, static_cast<int32_t>(t->partitions.size()));
+  return PartitionOfKey(image, kTransactionStateTopic, id);
 }
 
 void TxnCoordinator::WithTxn(const metadata::MetadataImage& image, const std::string& id,
                              std::function<void(TxnShard*, ErrorCode)> fn) {
-  const int32_t partition = PartitionOf(image, id);
-  if (partition < 0) {
-    fn(nullptr, ErrorCode::kCoordinatorNotAvailable);
-    return;
-  }
-  host_.WithPartition(partition, false, [fn = std::move(fn)](CoordinatorShard* s, ErrorCode e) {
+  host_.WithKey(image, id, [fn = std::move(fn)](CoordinatorShard* s, ErrorCode e) {
     fn(static_cast<TxnShard*>(s), e);
   });
 }
@@ -110,9 +103,8 @@ void TxnCoordinator::WithTxn(const metadata::MetadataImage& image, const std::st
 void TxnCoordinator::ForEachShard(const metadata::MetadataImage& image,
                                   std::function<void(TxnShard*, ErrorCode)> fn,
                                   std::function<void()> done) {
-  const metadata::TopicImage* t = image.TopicByName(kTransactionStateTopic);
   host_.ForEachShard(
-      t == nullptr ? 0 : t->partitions.size(),
+      image,
       [fn = std::move(fn)](CoordinatorShard* s, ErrorCode e) { fn(static_cast<TxnShard*>(s), e); },
       std::move(done));
 }
