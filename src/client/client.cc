@@ -137,6 +137,7 @@ class Client::Impl {
     std::shared_ptr<const RawCall> call;
     std::function<void(absl::StatusOr<RawResponse>)> done;
     Clock::time_point deadline;
+    std::chrono::milliseconds timeout{0};
     int attempt = 0;
     absl::Status last_error;
     std::unique_ptr<asio::steady_timer> timer;
@@ -148,7 +149,8 @@ class Client::Impl {
     st->target = std::move(target);
     st->call = std::make_shared<const RawCall>(std::move(call));
     st->done = std::move(done);
-    st->deadline = deadline.value_or(Clock::now() + options_.request_timeout);
+    st->timeout = st->call->timeout.count() > 0 ? st->call->timeout : options_.request_timeout;
+    st->deadline = deadline.value_or(Clock::now() + st->timeout);
     asio::post(io_, [this, st] { Attempt(st); });
   }
 
@@ -238,10 +240,10 @@ class Client::Impl {
   }
 
   void Expire(const std::shared_ptr<CallState>& st) {
-    Finish(st, absl::DeadlineExceededError(absl::StrCat(
-                   "timed out after ", options_.request_timeout.count(), " ms waiting for ",
-                   st->target.ToString(),
-                   st->last_error.ok() ? "" : absl::StrCat(" (", st->last_error.message(), ")"))));
+    Finish(st,
+           absl::DeadlineExceededError(absl::StrCat(
+               "timed out after ", st->timeout.count(), " ms waiting for ", st->target.ToString(),
+               st->last_error.ok() ? "" : absl::StrCat(" (", st->last_error.message(), ")"))));
   }
 
   void Finish(const std::shared_ptr<CallState>& st, absl::StatusOr<RawResponse> r) {

@@ -169,8 +169,10 @@ void Connection::Write(const Client::RawCall& call, int16_t version, Done done) 
     done(RawResponse{version, {}});
     return;
   }
-  in_flight_.push_back({header.correlation_id, api, version, std::move(done)});
-  deadlines_.push_back(std::chrono::steady_clock::now() + options_.request_timeout);
+  const std::chrono::milliseconds timeout =
+      call.timeout.count() > 0 ? call.timeout : options_.request_timeout;
+  in_flight_.push_back({header.correlation_id, api, version, std::move(done), timeout});
+  deadlines_.push_back(std::chrono::steady_clock::now() + timeout);
   if (deadlines_.size() == 1) ArmTimer();
 }
 
@@ -275,7 +277,7 @@ void Connection::ArmTimer() {
     if (self->deadlines_.front() > std::chrono::steady_clock::now()) return self->ArmTimer();
     self->Close(absl::DeadlineExceededError(absl::StrCat(
         self->address_, ": no answer to ", std::string(self->in_flight_.front().api->name),
-        " within ", self->options_.request_timeout.count(), " ms")));
+        " within ", self->in_flight_.front().timeout.count(), " ms")));
   });
 }
 

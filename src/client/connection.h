@@ -48,6 +48,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const protocol::ApiInfo* api;
     int16_t version;
     Done done;
+    std::chrono::milliseconds timeout;
   };
 
   void Connect();

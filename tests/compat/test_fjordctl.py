@@ -186,16 +186,131 @@ class FjordctlTest(compat.BrokerCase):
         self.ctl("group", "delete-offsets", "ctl-group", "-t", "ctl-g", "-p", "1")
         left = self.ctl_json("group", "describe", "ctl-group")["offsets"]
         self.assertEqual([o["partition"] for o in left], [0])
-        # consume --group resumes at the committed offset and commits where it stops.
-        self.assertEqual(self.ctl("consume", "ctl-g", "-p", "0", "-g", "ctl-group", "-n",
-                                  "1", "--idle-timeout", "1000").splitlines(), [])
+        # consume --group resumes at the committed offset (a partition without one starts
+        # at the end) and commits where it stops.
+        self.assertEqual(self.ctl("consume", "ctl-g", "-g", "ctl-group", "-n", "1",
+                                  "--idle-timeout", "1000").splitlines(), [])
         self.ctl("group", "reset-offsets", "ctl-group", "-t", "ctl-g", "-p", "0", "--to-offset",
                  "8", "--execute")
-        self.assertEqual(self.ctl("consume", "ctl-g", "-p", "0", "-g", "ctl-group",
-                                  "-n", "2").splitlines(), ["m8", "m9"])
+        self.assertEqual(self.ctl("consume", "ctl-g", "-g", "ctl-group", "-n", "2").splitlines(),
+                         ["m8", "m9"])
         self.assertEqual(self.ctl_json("group", "describe", "ctl-group")["offsets"][0]
                          ["current_offset"], 10)
         self.assertEqual(self.ctl_json("group", "delete", "ctl-group")["deleted"], ["ctl-group"])
+
+    def test_consume_as_a_group_member_beside_kafka_python(self):
+        import threading
+        import kafka
+        self.ctl("topic", "create", "ctl-members", "-p", "4")
+        for p in range(4):
+            self.ctl("produce", "ctl-members", "-p", str(p),
+                     data=b"".join(b"p%d-%d\n" % (p, i) for i in range(10)))
+        # A kafka-python member that polls (and so rebalances) but never commits.
+        c = kafka.KafkaConsumer("ctl-members", group_id="ctl-mix",
+                                bootstrap_servers=self.bootstrap(), auto_offset_reset="earliest",
+                                enable_auto_commit=False, max_poll_records=1)
+        stop = threading.Event()
+
+        def poll():
+            while not stop.is_set():
+                c.poll(timeout_ms=100)
+        t = threading.Thread(target=poll)
+        t.start()
+        try:
+            deadline = time.monotonic() + 30
+            while len(c.assignment()) != 4 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(len(c.assignment()), 4)
+            member = subprocess.Popen(
+                [FJORDCTL, "-b", self.bootstrap(), "consume", "ctl-members", "-g", "ctl-mix",
+                 "--from-beginning", "--idle-timeout", "4000"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                # The group rebalances to two members, two partitions each.
+                split = None
+                while time.monotonic() < deadline:
+                    g = self.ctl_json("group", "describe", "ctl-mix")
+                    if g["state"] == "Stable" and len(g["members"]) == 2:
+                        split = {m["client_id"]: sorted(m["assignment"]) for m in g["members"]}
+                        if all(len(a) == 2 for a in split.values()):
+                            break
+                    time.sleep(0.1)
+                self.assertIsNotNone(split)
+                self.assertIn("fjordctl", split)
+                self.assertEqual(g["protocol"], "range")
+                ours = split["fjordctl"]
+                self.assertEqual(sorted(ours + [a for cid, a in split.items()
+                                                if cid != "fjordctl"][0]),
+                                 ["ctl-members-%d" % p for p in range(4)])
+                out, err = member.communicate(timeout=60)
+            finally:
+                if member.poll() is None:
+                    member.kill()
+                    member.wait()
+            self.assertEqual(member.returncode, 0, err.decode())
+            # It read its two partitions from the start (nothing was committed) ...
+            parts = sorted(int(tp.rsplit("-", 1)[1]) for tp in ours)
+            self.assertEqual(sorted(out.decode().split()),
+                             sorted("p%d-%d" % (p, i) for p in parts for i in range(10)))
+            # ... committed them, and left: kafka-python gets all four back.
+            while len(c.assignment()) != 4 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(len(c.assignment()), 4)
+            g = self.ctl_json("group", "describe", "ctl-mix")
+            self.assertEqual(len(g["members"]), 1)
+            committed = {o["partition"]: o["current_offset"] for o in g["offsets"]}
+            self.assertEqual({p: committed.get(p) for p in parts}, {p: 10 for p in parts})
+        finally:
+            stop.set()
+            t.join(timeout=30)
+            c.close()
+        self.ctl("consume", "ctl-members", "-g", "ctl-mix", "-n", "1", "--idle-timeout", "500")
+        fails = self.run_ctl("consume", "ctl-members", "-g", "ctl-mix", "-p", "0")
+        self.assertEqual(fails.returncode, 2)
+        self.assertIn("--group", fails.stderr.decode())
+
+    def test_perf_produce_and_consume(self):
+        self.ctl("topic", "create", "ctl-perf", "-p", "3")
+        p = self.run_ctl("--format", "json", "perf", "produce", "ctl-perf", "--count", "20000",
+                         "--record-size", "50", "--throughput", "20000", "--progress-interval",
+                         "100", "-z", "lz4")
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        s = json.loads(p.stdout)
+        self.assertEqual((s["records"], s["bytes"], s["stopped_by"]), (20000, 1000000, "count"))
+        self.assertGreater(s["records_per_sec"], 0)
+        self.assertLessEqual(s["records_per_sec"], 20000 * 1.2)  # --throughput holds it back
+        self.assertLessEqual(s["latency_p50_ms"], s["latency_p99_ms"])
+        self.assertLessEqual(s["latency_p99_ms"], s["latency_p999_ms"])
+        self.assertLessEqual(s["latency_p999_ms"], s["latency_max_ms"])
+        progress = [l for l in p.stderr.decode().splitlines() if l.startswith("perf produce:")]
+        self.assertGreaterEqual(len(progress), 3, p.stderr.decode())
+        self.assertIn("records/s", progress[0])
+        ends = self.ctl_json("offsets", "ctl-perf", "--time", "latest")
+        self.assertEqual(sum(o["offset"] for o in ends), 20000)
+
+        c = self.ctl_json("perf", "consume", "ctl-perf")
+        self.assertEqual((c["records"], c["bytes"], c["stopped_by"]), (20000, 1000000, "log end"))
+        c = self.ctl_json("perf", "consume", "ctl-perf", "--count", "5000")
+        self.assertEqual((c["records"], c["stopped_by"]), (5000, "count"))
+        table = {r["measure"]: r["value"] for r in
+                 (dict(zip(["measure", "value"], l.rsplit(None, 1)))
+                  for l in self.ctl("perf", "consume", "ctl-perf").splitlines()[1:])}
+        self.assertEqual(table["records"], "20000")
+        self.assertIn("latency p99.9 ms", table)
+
+        # The time bound ends a run the count would not.
+        start = time.monotonic()
+        d = self.ctl_json("perf", "produce", "ctl-perf", "--count", "100000000", "--duration",
+                          "1", "--throughput", "2000", "--progress-interval", "0")
+        self.assertEqual(d["stopped_by"], "duration")
+        self.assertLess(d["records"], 10000)
+        self.assertLess(time.monotonic() - start, 15)
+        bad = self.run_ctl("perf", "produce", "ctl-perf", "-z", "brotli")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("compression must be", bad.stderr.decode())
+        bad = self.run_ctl("perf", "consume", "ctl-nope")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("UNKNOWN_TOPIC_OR_PARTITION", bad.stderr.decode())
 
     def test_offsets_records_and_transactions(self):
         from confluent_kafka import Producer
@@ -275,7 +390,7 @@ class FjordctlTest(compat.BrokerCase):
         p = subprocess.run([FJORDCTL, "--help"], stdout=subprocess.PIPE, timeout=30)
         self.assertEqual(p.returncode, 0)
         for family in (b"cluster", b"topic", b"config", b"group", b"transactions", b"produce",
-                       b"consume", b"offsets", b"records"):
+                       b"consume", b"offsets", b"records", b"perf"):
             self.assertIn(family, p.stdout)
         p = subprocess.run([FJORDCTL, "group", "reset-offsets", "--help"], stdout=subprocess.PIPE,
                            timeout=30)

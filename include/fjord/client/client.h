@@ -136,6 +136,9 @@ class Client {
     std::function<void(int16_t version, std::vector<uint8_t>* out)> encode;
     std::function<protocol::ErrorCode(int16_t version, std::span<const uint8_t> body)> retry;
     bool expects_response = true;  // false: Produce with acks=0
+    // The call's deadline, retries included; zero: Options::request_timeout. Calls the
+    // broker may hold on purpose (JoinGroup waits for the rebalance) set a longer one.
+    std::chrono::milliseconds timeout{0};
   };
   void CallRaw(Target target, RawCall call, std::function<void(absl::StatusOr<RawResponse>)> done);
 
@@ -153,6 +156,10 @@ class Client {
                                 RetryCheck<Response> retry = nullptr,
                                 int16_t max_version = Request::kMaxVersion,
                                 int16_t min_version = Request::kMinVersion);
+  // Call with its own deadline (see RawCall::timeout).
+  template <typename Response, typename Request>
+  absl::StatusOr<Response> CallWithin(std::chrono::milliseconds timeout, Target target,
+                                      const Request& request, RetryCheck<Response> retry = nullptr);
 
   // The cluster as a Metadata request for `topics` (all topics when empty) sees it now;
   // refreshes the routing cache too. `auto_create`: ask the broker to create missing
@@ -171,6 +178,9 @@ class Client {
 namespace internal {
 absl::StatusOr<RawResponse> Wait(Client& c, Target target, Client::RawCall call);
 absl::Status DecodeError(std::string_view name, const absl::Status& s);
+template <typename Response>
+absl::StatusOr<Response> TypedCall(Client& client, Target target, Client::RawCall call,
+                                   RetryCheck<Response> retry);
 }  // namespace internal
 
 template <typename Request>
@@ -190,7 +200,22 @@ template <typename Response, typename Request>
 absl::StatusOr<Response> Client::Call(Target target, const Request& request,
                                       RetryCheck<Response> retry, int16_t max_version,
                                       int16_t min_version) {
-  RawCall call = RawCallOf(request, max_version, min_version);
+  return internal::TypedCall<Response>(*this, std::move(target),
+                                       RawCallOf(request, max_version, min_version), retry);
+}
+
+template <typename Response, typename Request>
+absl::StatusOr<Response> Client::CallWithin(std::chrono::milliseconds timeout, Target target,
+                                            const Request& request, RetryCheck<Response> retry) {
+  RawCall call = RawCallOf(request);
+  call.timeout = timeout;
+  return internal::TypedCall<Response>(*this, std::move(target), std::move(call), retry);
+}
+
+namespace internal {
+template <typename Response>
+absl::StatusOr<Response> TypedCall(Client& client, Target target, Client::RawCall call,
+                                   RetryCheck<Response> retry) {
   if (retry) {
     call.retry = [retry](int16_t version, std::span<const uint8_t> body) {
       Response r;
@@ -198,13 +223,14 @@ absl::StatusOr<Response> Client::Call(Target target, const Request& request,
       return retry(r);
     };
   }
-  absl::StatusOr<RawResponse> raw = internal::Wait(*this, std::move(target), std::move(call));
+  absl::StatusOr<RawResponse> raw = Wait(client, std::move(target), std::move(call));
   if (!raw.ok()) return raw.status();
   Response out;
   if (absl::Status s = protocol::DecodeMessage(raw->body, raw->version, &out); !s.ok()) {
-    return internal::DecodeError(Response::kName, s);
+    return DecodeError(Response::kName, s);
   }
   return out;
 }
+}  // namespace internal
 
 }  // namespace fjord::client

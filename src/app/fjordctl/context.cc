@@ -1,5 +1,6 @@
 #include "context.h"
 
+#include <csignal>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,13 @@ namespace fjord::ctl {
 using protocol::ErrorCode;
 
 namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void OnInterrupt(int sig) {
+  g_interrupted = 1;
+  std::signal(sig, SIG_DFL);  // a second one ends the process at once
+}
 
 std::string Hint(ErrorCode e) {
   switch (e) {
@@ -77,5 +85,12 @@ absl::Status KafkaError(int16_t code, const std::optional<std::string>& message,
   if (std::string hint = Hint(e); !hint.empty()) absl::StrAppend(&text, " (hint: ", hint, ")");
   return absl::FailedPreconditionError(text);
 }
+
+void CatchInterrupts() {
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
+}
+
+bool Interrupted() { return g_interrupted != 0; }
 
 }  // namespace fjord::ctl

@@ -32,6 +32,11 @@ struct Context {
   std::unique_ptr<client::Client> client_;
 };
 
+// Ctrl-C and SIGTERM: long-running commands (consume, perf) check this between steps and
+// finish cleanly (commit, leave the group, print the summary). A second signal kills.
+void CatchInterrupts();
+bool Interrupted();
+
 // Registers `run` as what `cmd` does; its status becomes the exit status.
 void OnRun(CLI::App* cmd, Context& ctx, std::function<absl::Status()> run);
 
@@ -76,5 +81,6 @@ void AddGroupCommands(CLI::App& app, Context& ctx);
 void AddTxnCommands(CLI::App& app, Context& ctx);
 void AddRecordCommands(CLI::App& app, Context& ctx);
 void AddDataCommands(CLI::App& app, Context& ctx);
+void AddPerfCommands(CLI::App& app, Context& ctx);
 
 }  // namespace fjord::ctl

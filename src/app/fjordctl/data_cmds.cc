@@ -3,20 +3,17 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <set>
+#include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "context.h"
-#include "fjord/protocol/messages/fetch_request.h"
-#include "fjord/protocol/messages/fetch_response.h"
+#include "fetcher.h"
+#include "fjord/client/group_member.h"
 #include "fjord/protocol/messages/init_producer_id_request.h"
 #include "fjord/protocol/messages/init_producer_id_response.h"
-#include "fjord/protocol/messages/offset_commit_request.h"
-#include "fjord/protocol/messages/offset_commit_response.h"
 #include "fjord/protocol/messages/offset_fetch_request.h"
 #include "fjord/protocol/messages/offset_fetch_response.h"
-#include "fjord/protocol/messages/produce_request.h"
-#include "fjord/protocol/messages/produce_response.h"
 #include "fjord/protocol/record_batch.h"
 #include "fjord/protocol/record_batch_builder.h"
 #include "lookup.h"
@@ -88,15 +85,6 @@ struct PendingRecord {
   std::string value;
 };
 
-absl::StatusOr<protocol::Compression> CompressionOf(const std::string& name) {
-  if (name == "none") return protocol::Compression::kNone;
-  if (name == "gzip") return protocol::Compression::kGzip;
-  if (name == "snappy") return protocol::Compression::kSnappy;
-  if (name == "lz4") return protocol::Compression::kLz4;
-  if (name == "zstd") return protocol::Compression::kZstd;
-  return absl::InvalidArgumentError("compression must be none, gzip, snappy, lz4 or zstd");
-}
-
 absl::Status Produce(Context& ctx, const ProduceArgs& a) {
   absl::StatusOr<protocol::Compression> codec = CompressionOf(a.compression);
   if (!codec.ok()) return codec.status();
@@ -150,51 +138,19 @@ absl::Status Produce(Context& ctx, const ProduceArgs& a) {
     }
     absl::StatusOr<std::vector<uint8_t>> batch = std::move(b).Build();
     if (!batch.ok()) return batch.status();
-    protocol::ProduceRequest req;
-    req.acks = a.acks;
-    req.timeout_ms = static_cast<int32_t>(ctx.options.request_timeout.count());
-    protocol::ProduceRequest::TopicProduceData td;
-    td.name = a.topic;
-    protocol::ProduceRequest::PartitionProduceData pd;
-    pd.index = PartitionId(p);
-    pd.records = protocol::RecordsView::Of(*batch);
-    td.partition_data.push_back(pd);
-    req.topic_data.push_back(td);
-    client::Client::RawCall call = client::Client::RawCallOf(req, 9, 3);
-    call.expects_response = a.acks != 0;
-    call.retry = [](int16_t version, std::span<const uint8_t> body) {
-      protocol::ProduceResponse r;
-      if (!protocol::DecodeMessage(body, version, &r).ok()) return ErrorCode::kNone;
-      for (const auto& t : r.responses) {
-        for (const auto& pr : t.partition_responses) {
-          auto e = static_cast<ErrorCode>(pr.error_code);
-          if (client::IsRoutingError(e)) return e;
-        }
-      }
-      return ErrorCode::kNone;
-    };
-    auto raw = ctx.client().CallRawSync(Target::Leader(a.topic, p), std::move(call));
+    auto raw = ctx.client().CallRawSync(
+        Target::Leader(a.topic, p),
+        ProduceCall(a.topic, p, a.acks, static_cast<int32_t>(ctx.options.request_timeout.count()),
+                    *std::move(batch)));
     if (!raw.ok()) return raw.status();
     total += static_cast<int64_t>(records.size());
     sequences[p] += static_cast<int32_t>(records.size());
     if (a.acks == 0) return absl::OkStatus();
-    protocol::ProduceResponse resp;
-    if (absl::Status s = protocol::DecodeMessage(raw->body, raw->version, &resp); !s.ok()) {
-      return s;
-    }
-    for (const auto& t : resp.responses) {
-      for (const auto& pr : t.partition_responses) {
-        if (absl::Status s =
-                KafkaError(pr.error_code, pr.error_message, absl::StrCat(a.topic, "-", p));
-            !s.ok()) {
-          return s;
-        }
-        const int64_t first = pr.base_offset.value;
-        const int64_t last = first + static_cast<int64_t>(records.size()) - 1;
-        auto [it, fresh] = written.emplace(p, std::make_pair(first, last));
-        if (!fresh) it->second.second = last;
-      }
-    }
+    absl::StatusOr<int64_t> first = ProduceOutcome(*raw, a.topic, p);
+    if (!first.ok()) return first.status();
+    const int64_t last = *first + static_cast<int64_t>(records.size()) - 1;
+    auto [it, fresh] = written.emplace(p, std::make_pair(*first, last));
+    if (!fresh) it->second.second = last;
     return absl::OkStatus();
   };
 
@@ -338,23 +294,33 @@ std::string Render(const ConsumeArgs& a, const std::string& topic, int32_t parti
   return out;
 }
 
-absl::Status CommitPositions(Context& ctx, const ConsumeArgs& a,
-                             const std::map<int32_t, int64_t>& positions) {
-  protocol::OffsetCommitRequest req;
-  req.group_id = a.group;
-  req.generation_id_or_member_epoch = -1;
-  protocol::OffsetCommitRequest::OffsetCommitRequestTopic t;
-  t.name = a.topic;
-  for (const auto& [p, off] : positions) {
-    protocol::OffsetCommitRequest::OffsetCommitRequestPartition cp;
-    cp.partition_index = PartitionId(p);
-    cp.committed_offset = Offset(off);
-    t.partitions.push_back(cp);
-  }
-  req.topics.push_back(t);
-  auto resp = ctx.client().Call<protocol::OffsetCommitResponse>(Target::Group(a.group), req);
+// The committed offsets of `group` for `partitions` (those it has).
+absl::StatusOr<std::map<int32_t, int64_t>> Committed(Context& ctx, const std::string& group,
+                                                     const std::string& topic,
+                                                     const std::vector<int32_t>& partitions) {
+  std::map<int32_t, int64_t> out;
+  if (partitions.empty()) return out;
+  protocol::OffsetFetchRequest req;
+  req.group_id = group;
+  req.topics.emplace();
+  protocol::OffsetFetchRequest::OffsetFetchRequestTopic t;
+  t.name = topic;
+  for (int32_t p : partitions) t.partition_indexes.push_back(PartitionId(p));
+  req.topics->push_back(t);
+  auto resp =
+      ctx.client().Call<protocol::OffsetFetchResponse>(Target::Group(group), req, nullptr, 7, 1);
   if (!resp.ok()) return resp.status();
-  return FirstPartitionError(resp->topics);
+  if (absl::Status s = KafkaError(resp->error_code, std::nullopt, "group " + group); !s.ok()) {
+    return s;
+  }
+  for (const auto& rt : resp->topics) {
+    for (const auto& rp : rt.partitions) {
+      if (rp.error_code == 0 && rp.committed_offset.value >= 0) {
+        out[rp.partition_index.value] = rp.committed_offset.value;
+      }
+    }
+  }
+  return out;
 }
 
 absl::Status Consume(Context& ctx, const ConsumeArgs& a) {
@@ -363,157 +329,116 @@ absl::Status Consume(Context& ctx, const ConsumeArgs& a) {
     return absl::InvalidArgumentError(
         "give at most one of --from-beginning, --from-end, --offset, --from-time");
   }
+  if (!a.group.empty() && (a.offset || !a.partitions.empty())) {
+    return absl::InvalidArgumentError(
+        "with --group the group assigns the partitions and keeps the offsets: drop --partition "
+        "and --offset (`fjordctl group reset-offsets` moves a group)");
+  }
   if (a.output != "value" && a.output != "kv" && a.output != "json" && a.output != "format") {
     return absl::InvalidArgumentError("--output must be value, kv, json or format");
   }
   if (a.output == "format" && a.format_string.empty()) {
     return absl::InvalidArgumentError("--output format needs --format-string");
   }
+  // Where a partition without a position starts (for a group: one without a committed
+  // offset, as auto.offset.reset).
+  int64_t start_at = a.from_beginning ? kEarliest : kLatest;
+  if (!a.from_time.empty()) {
+    auto t = ParseTime(a.from_time);
+    if (!t.ok()) return t.status();
+    start_at = *t;
+  }
   auto topic = DescribeTopic(ctx, a.topic);
   if (!topic.ok()) return topic.status();
-  std::vector<int32_t> parts = a.partitions;
-  if (parts.empty()) {
-    for (const auto& p : topic->partitions) parts.push_back(p.partition);
+  CatchInterrupts();
+
+  std::unique_ptr<client::GroupMember> member;
+  if (!a.group.empty()) {
+    client::GroupMemberOptions m;
+    m.group = a.group;
+    m.topics = {a.topic};
+    member = std::make_unique<client::GroupMember>(ctx.client(), std::move(m));
   }
-  // Where each partition starts.
+  // This consumer's partitions and where each is read from next.
   std::map<int32_t, int64_t> pos;
-  if (!a.group.empty() && starts == 0) {
-    protocol::OffsetFetchRequest req;
-    req.group_id = a.group;
-    req.topics.emplace();
-    protocol::OffsetFetchRequest::OffsetFetchRequestTopic t;
-    t.name = a.topic;
-    for (int32_t p : parts) t.partition_indexes.push_back(PartitionId(p));
-    req.topics->push_back(t);
-    auto resp = ctx.client().Call<protocol::OffsetFetchResponse>(Target::Group(a.group), req,
-                                                                 nullptr, 7, 1);
-    if (!resp.ok()) return resp.status();
-    for (const auto& rt : resp->topics) {
-      for (const auto& rp : rt.partitions) {
-        if (rp.error_code == 0 && rp.committed_offset.value >= 0) {
-          pos[rp.partition_index.value] = rp.committed_offset.value;
-        }
-      }
+  auto take = [&](const std::vector<int32_t>& parts) -> absl::Status {
+    pos.clear();
+    if (member) {
+      auto committed = Committed(ctx, a.group, a.topic, parts);
+      if (!committed.ok()) return committed.status();
+      pos = *std::move(committed);
     }
-  }
-  std::vector<int32_t> unset;
-  for (int32_t p : parts) {
-    if (!pos.contains(p)) unset.push_back(p);
-  }
-  if (!unset.empty()) {
-    int64_t when = a.from_beginning ? kEarliest : kLatest;
-    if (!a.from_time.empty()) {
-      auto t = ParseTime(a.from_time);
-      if (!t.ok()) return t.status();
-      when = *t;
+    std::vector<int32_t> unset;
+    for (int32_t p : parts) {
+      if (!pos.contains(p)) unset.push_back(p);
     }
+    if (unset.empty()) return absl::OkStatus();
     if (a.offset) {
       for (int32_t p : unset) pos[p] = *a.offset;
-    } else {
-      auto o = ListOffsets(ctx, a.topic, unset, when);
-      if (!o.ok()) return o.status();
-      auto end = ListOffsets(ctx, a.topic, unset, kLatest);
-      if (!end.ok()) return end.status();
-      for (int32_t p : unset) pos[p] = (*o)[p].offset >= 0 ? (*o)[p].offset : (*end)[p].offset;
+      return absl::OkStatus();
     }
+    auto o = ListOffsets(ctx, a.topic, unset, start_at);
+    if (!o.ok()) return o.status();
+    auto end = ListOffsets(ctx, a.topic, unset, kLatest);
+    if (!end.ok()) return end.status();
+    for (int32_t p : unset) pos[p] = (*o)[p].offset >= 0 ? (*o)[p].offset : (*end)[p].offset;
+    return absl::OkStatus();
+  };
+  auto join = [&]() -> absl::Status {
+    auto mine = member->Join();
+    if (!mine.ok()) return mine.status();
+    return take((*mine)[a.topic]);
+  };
+  if (member) {
+    if (absl::Status s = join(); !s.ok()) return s;
+  } else {
+    std::vector<int32_t> parts = a.partitions;
+    if (parts.empty()) {
+      for (const auto& p : topic->partitions) parts.push_back(p.partition);
+    }
+    if (absl::Status s = take(parts); !s.ok()) return s;
   }
+
+  FetchOptions fo;
+  fo.read_committed = a.read_committed;
+  fo.reset_to = a.from_end ? kLatest : kEarliest;
+  Fetcher fetcher(ctx, *topic, fo);
   int64_t printed = 0;
   auto last_data = std::chrono::steady_clock::now();
   const auto idle = std::chrono::milliseconds(a.idle_ms);
-  while (a.count < 0 || printed < a.count) {
+  auto print = [&](int32_t p, const protocol::Record& r) {
+    if (a.count >= 0 && printed >= a.count) return false;
+    std::string text = Render(a, a.topic, p, r);
+    text.push_back('\n');
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    ++printed;
+    return true;
+  };
+  while ((a.count < 0 || printed < a.count) && !Interrupted()) {
     if (std::chrono::steady_clock::now() - last_data >= idle) break;
-    bool any = false;
-    for (int32_t p : parts) {
-      if (a.count >= 0 && printed >= a.count) break;
-      protocol::FetchRequest req;
-      req.replica_id = NodeId(-1);
-      req.max_wait_ms = 200;
-      req.min_bytes = 1;
-      req.max_bytes = 4 << 20;
-      req.isolation_level = a.read_committed ? 1 : 0;
-      protocol::FetchRequest::FetchTopic ft;
-      ft.topic = a.topic;
-      ft.topic_id = topic->id;
-      protocol::FetchRequest::FetchPartition fp;
-      fp.partition = PartitionId(p);
-      fp.fetch_offset = Offset(pos[p]);
-      fp.partition_max_bytes = 1 << 20;
-      ft.partitions.push_back(fp);
-      req.topics.push_back(ft);
-      client::Client::RawCall call = client::Client::RawCallOf(req, 12, 4);
-      auto raw = ctx.client().CallRawSync(Target::Leader(a.topic, p), std::move(call));
-      if (!raw.ok()) return raw.status();
-      protocol::FetchResponse resp;
-      if (absl::Status s = protocol::DecodeMessage(raw->body, raw->version, &resp); !s.ok()) {
-        return s;
+    if (member && member->rebalance_needed()) {
+      // Eager rebalancing: commit what was read before the partitions are taken away.
+      if (absl::Status s = member->Commit({{a.topic, pos}}); !s.ok()) {
+        std::fprintf(stderr, "fjordctl: commit before rebalance failed: %s\n",
+                     std::string(s.message()).c_str());
       }
-      if (absl::Status s = KafkaError(resp.error_code, std::nullopt, "Fetch"); !s.ok()) return s;
-      for (const auto& rt : resp.responses) {
-        for (const auto& pd : rt.partitions) {
-          const auto e = static_cast<ErrorCode>(pd.error_code);
-          if (e == ErrorCode::kOffsetOutOfRange) {
-            auto o = ListOffsets(ctx, a.topic, {p}, a.from_end ? kLatest : kEarliest);
-            if (!o.ok()) return o.status();
-            pos[p] = (*o)[p].offset;
-            continue;
-          }
-          if (absl::Status s =
-                  KafkaError(pd.error_code, std::nullopt, absl::StrCat(a.topic, "-", p));
-              !s.ok()) {
-            if (client::IsRoutingError(e)) continue;
-            return s;
-          }
-          // read_committed: batches of aborted transactions are skipped until their marker.
-          std::map<int64_t, int64_t> aborted_from;  // producer -> first offset
-          if (pd.aborted_transactions) {
-            for (const auto& at : *pd.aborted_transactions) {
-              aborted_from[at.producer_id.value] = at.first_offset.value;
-            }
-          }
-          std::set<int64_t> aborting;
-          protocol::RecordBatchIterator it(pd.records.bytes);
-          while (it.Next() && (a.count < 0 || printed < a.count)) {
-            const protocol::RecordBatchView& batch = it.batch();
-            const auto& h = batch.header();
-            const int64_t pid = h.producer_id.value;
-            if (h.is_control()) {
-              aborting.erase(pid);
-              pos[p] = std::max(pos[p], h.next_offset().value);
-              continue;
-            }
-            if (auto ab = aborted_from.find(pid); ab != aborted_from.end() &&
-                                                  h.is_transactional() &&
-                                                  h.base_offset.value >= ab->second) {
-              aborting.insert(pid);
-              aborted_from.erase(ab);
-            }
-            if (aborting.contains(pid)) {
-              pos[p] = std::max(pos[p], h.next_offset().value);
-              continue;
-            }
-            protocol::RecordReader reader(batch);
-            while (reader.Next() && (a.count < 0 || printed < a.count)) {
-              const protocol::Record& r = reader.record();
-              if (r.offset.value < pos[p]) continue;
-              std::string text = Render(a, a.topic, p, r);
-              text.push_back('\n');
-              std::fwrite(text.data(), 1, text.size(), stdout);
-              pos[p] = r.offset.value + 1;
-              ++printed;
-              any = true;
-            }
-            if (!reader.status().ok()) return reader.status();
-            if (a.count < 0 || printed < a.count) pos[p] = std::max(pos[p], h.next_offset().value);
-          }
-          if (!it.status().ok()) return it.status();
-        }
-      }
+      if (absl::Status s = join(); !s.ok()) return s;
+      last_data = std::chrono::steady_clock::now();
+      continue;
     }
+    if (pos.empty()) {  // a group member with no partitions waits for a rebalance
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    absl::StatusOr<FetchRound> round = fetcher.Poll(pos, print);
+    if (!round.ok()) return round.status();
     std::fflush(stdout);
-    if (any) last_data = std::chrono::steady_clock::now();
+    if (round->records > 0) last_data = std::chrono::steady_clock::now();
   }
-  if (!a.group.empty()) return CommitPositions(ctx, a, pos);
-  return absl::OkStatus();
+  if (!member) return absl::OkStatus();
+  absl::Status committed = member->Commit({{a.topic, pos}});
+  absl::Status left = member->Leave();
+  return committed.ok() ? left : committed;
 }
 
 }  // namespace
@@ -546,9 +471,11 @@ void AddDataCommands(CLI::App& app, Context& ctx) {
   consume->add_option("topic", c->topic, "the topic")->required();
   consume->add_option("--partition,-p", c->partitions, "only these partitions (repeatable)");
   consume->add_option("--group,-g", c->group,
-                      "start at the group's committed offsets and commit where it stops "
-                      "(the group must have no active members)");
-  consume->add_flag("--from-beginning", c->from_beginning, "start at the log start");
+                      "consume as a member of this group: the group assigns the partitions "
+                      "(rebalancing with its other members), reading starts at its committed "
+                      "offsets, and they are committed on rebalance and exit");
+  consume->add_flag("--from-beginning", c->from_beginning,
+                    "start at the log start (with --group: where nothing is committed)");
   consume->add_flag("--from-end", c->from_end, "start at the log end (the default)");
   consume->add_option("--offset", c->offset, "start at this offset");
   consume->add_option("--from-time", c->from_time, "start at the first record at or after a time");

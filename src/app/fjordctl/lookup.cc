@@ -10,6 +10,8 @@
 #include "fjord/protocol/messages/describe_configs_response.h"
 #include "fjord/protocol/messages/list_offsets_request.h"
 #include "fjord/protocol/messages/list_offsets_response.h"
+#include "fjord/protocol/messages/produce_request.h"
+#include "fjord/protocol/messages/produce_response.h"
 
 namespace fjord::ctl {
 
@@ -138,6 +140,76 @@ absl::StatusOr<client::TopicInfo> DescribeTopic(Context& ctx, const std::string&
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+absl::StatusOr<protocol::Compression> CompressionOf(const std::string& name) {
+  if (name == "none") return protocol::Compression::kNone;
+  if (name == "gzip") return protocol::Compression::kGzip;
+  if (name == "snappy") return protocol::Compression::kSnappy;
+  if (name == "lz4") return protocol::Compression::kLz4;
+  if (name == "zstd") return protocol::Compression::kZstd;
+  return absl::InvalidArgumentError("compression must be none, gzip, snappy, lz4 or zstd");
+}
+
+client::Client::RawCall ProduceCall(const std::string& topic, int32_t partition, int16_t acks,
+                                    int32_t timeout_ms, std::vector<uint8_t> batch) {
+  struct Owned {
+    std::vector<uint8_t> batch;
+    protocol::ProduceRequest request;
+  };
+  auto owned = std::make_shared<Owned>();
+  owned->batch = std::move(batch);
+  protocol::ProduceRequest& req = owned->request;
+  req.acks = acks;
+  req.timeout_ms = timeout_ms;
+  protocol::ProduceRequest::TopicProduceData td;
+  td.name = topic;
+  protocol::ProduceRequest::PartitionProduceData pd;
+  pd.index = PartitionId(partition);
+  pd.records = protocol::RecordsView::Of(owned->batch);
+  td.partition_data.push_back(pd);
+  req.topic_data.push_back(td);
+
+  client::Client::RawCall call;
+  call.key = protocol::ProduceRequest::kApiKey;
+  call.min_version = 3;  // record batches (magic v2)
+  call.max_version = 9;
+  call.encode = [owned](int16_t version, std::vector<uint8_t>* out) {
+    protocol::EncodeMessage(owned->request, version, out);
+  };
+  call.retry = [](int16_t version, std::span<const uint8_t> body) {
+    protocol::ProduceResponse r;
+    if (!protocol::DecodeMessage(body, version, &r).ok()) return ErrorCode::kNone;
+    for (const auto& t : r.responses) {
+      for (const auto& pr : t.partition_responses) {
+        const auto e = static_cast<ErrorCode>(pr.error_code);
+        if (client::IsRoutingError(e)) return e;
+      }
+    }
+    return ErrorCode::kNone;
+  };
+  call.expects_response = acks != 0;
+  return call;
+}
+
+absl::StatusOr<int64_t> ProduceOutcome(const client::RawResponse& raw, const std::string& topic,
+                                       int32_t partition) {
+  protocol::ProduceResponse resp;
+  if (absl::Status s = protocol::DecodeMessage(raw.body, raw.version, &resp); !s.ok()) {
+    return client::internal::DecodeError(protocol::ProduceResponse::kName, s);
+  }
+  for (const auto& t : resp.responses) {
+    for (const auto& pr : t.partition_responses) {
+      if (pr.index.value != partition) continue;
+      if (absl::Status s =
+              KafkaError(pr.error_code, pr.error_message, absl::StrCat(topic, "-", partition));
+          !s.ok()) {
+        return s;
+      }
+      return pr.base_offset.value;
+    }
+  }
+  return absl::DataLossError(absl::StrCat("Produce answered without ", topic, "-", partition));
 }
 
 }  // namespace fjord::ctl

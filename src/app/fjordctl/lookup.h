@@ -1,6 +1,7 @@
 #pragma once
-// Lookups several commands share: offsets by time (ListOffsets, each partition at its
-// leader) and a resource's configs (DescribeConfigs).
+// What several commands share: offsets by time (ListOffsets, each partition at its
+// leader), a resource's configs (DescribeConfigs), a topic's partitions, producing one
+// batch, and the parsing of times, settings and codec names.
 
 #include <map>
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "context.h"
+#include "fjord/protocol/record_batch.h"
 
 namespace fjord::ctl {
 
@@ -56,5 +58,16 @@ absl::Status AlterConfigs(Context& ctx, int8_t resource_type, const std::string&
 // and wait, within the timeout, for its partitions to have leaders.
 absl::StatusOr<client::TopicInfo> DescribeTopic(Context& ctx, const std::string& topic,
                                                 bool auto_create = false);
+
+// "none", "gzip", "snappy", "lz4" or "zstd".
+absl::StatusOr<protocol::Compression> CompressionOf(const std::string& name);
+
+// A Produce of one record batch to one partition's leader, owning what it sends (so it
+// may be sent asynchronously). acks=0 expects no answer.
+client::Client::RawCall ProduceCall(const std::string& topic, int32_t partition, int16_t acks,
+                                    int32_t timeout_ms, std::vector<uint8_t> batch);
+// The offset the leader gave the batch, or its error named "topic-partition".
+absl::StatusOr<int64_t> ProduceOutcome(const client::RawResponse& raw, const std::string& topic,
+                                       int32_t partition);
 
 }  // namespace fjord::ctl

@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
       "Example: fjordctl -b 127.0.0.1:9092 topic create orders --partitions 6"};
   app.name("fjordctl");
   app.require_subcommand(1);
+  app.fallthrough();  // global flags also after the command: fjordctl topic list --format json
   Context ctx;
   std::string bootstrap, format, config_path, client_id;
   int64_t timeout_ms = 0;
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
   fjord::ctl::AddTxnCommands(app, ctx);
   fjord::ctl::AddRecordCommands(app, ctx);
   fjord::ctl::AddDataCommands(app, ctx);
+  fjord::ctl::AddPerfCommands(app, ctx);
   CLI::App* completion = app.add_subcommand("completion", "print a shell completion script");
   std::string shell;
   completion->add_option("shell", shell, "the shell (bash)")

@@ -1,6 +1,7 @@
 #include "output.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace fjord::ctl {
@@ -65,9 +66,13 @@ void Json::DumpTo(std::string* out) const {
   } else if (const int64_t* i = std::get_if<int64_t>(&v_)) {
     *out += std::to_string(*i);
   } else if (const double* d = std::get_if<double>(&v_)) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", *d);
-    *out += buf;
+    if (!std::isfinite(*d)) {
+      *out += "null";  // JSON has no NaN or infinity
+    } else {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.15g", *d);  // exact to the last printed digit
+      *out += buf;
+    }
   } else if (const std::string* s = std::get_if<std::string>(&v_)) {
     Quote(*s, out);
   } else if (const Array* a = std::get_if<Array>(&v_)) {
