@@ -5,6 +5,7 @@ malformed reset spec, missing argument), each a non-zero exit with one line on s
 
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -264,7 +265,32 @@ class FjordctlTest(compat.BrokerCase):
             stop.set()
             t.join(timeout=30)
             c.close()
-        self.ctl("consume", "ctl-members", "-g", "ctl-mix", "-n", "1", "--idle-timeout", "500")
+        # Ctrl-C: the member commits what it printed and leaves, exit 0. (It resumes the
+        # partitions fjordctl committed; the others start at the end.)
+        self.ctl("produce", "ctl-members", "-p", str(parts[0]), data=b"late\n")
+        member = subprocess.Popen(
+            [FJORDCTL, "-b", self.bootstrap(), "consume", "ctl-members", "-g", "ctl-mix",
+             "--idle-timeout", "60000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                g = self.ctl_json("group", "describe", "ctl-mix")
+                if g["state"] == "Stable" and len(g["members"]) == 1:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)  # a fetch round or two
+            member.send_signal(signal.SIGINT)
+            out, err = member.communicate(timeout=30)
+        finally:
+            if member.poll() is None:
+                member.kill()
+                member.wait()
+        self.assertEqual(member.returncode, 0, err.decode())
+        self.assertEqual(out.decode().split(), ["late"])
+        g = self.ctl_json("group", "describe", "ctl-mix")
+        self.assertEqual((g["state"], g["members"]), ("Empty", []))
+        self.assertEqual({o["partition"]: o["current_offset"] for o in g["offsets"]},
+                         {p: 11 if p == parts[0] else 10 for p in range(4)})
         fails = self.run_ctl("consume", "ctl-members", "-g", "ctl-mix", "-p", "0")
         self.assertEqual(fails.returncode, 2)
         self.assertIn("--group", fails.stderr.decode())
