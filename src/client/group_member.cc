@@ -226,15 +226,7 @@ absl::Status GroupMember::Commit(const std::map<std::string, std::map<int32_t, i
   }
   if (req.topics.empty()) return absl::OkStatus();
   auto resp = client_.Call<protocol::OffsetCommitResponse>(
-      Target::Group(options_.group), req, [](const protocol::OffsetCommitResponse& r) {
-        for (const auto& t : r.topics) {
-          for (const auto& p : t.partitions) {
-            const auto e = static_cast<ErrorCode>(p.error_code);
-            if (IsRoutingError(e)) return e;
-          }
-        }
-        return ErrorCode::kNone;
-      });
+      Target::Group(options_.group), req, PartitionRetry<protocol::OffsetCommitResponse>());
   if (!resp.ok()) return resp.status();
   for (const auto& t : resp->topics) {
     for (const auto& p : t.partitions) {

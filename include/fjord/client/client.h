@@ -119,6 +119,21 @@ using RetryCheck = std::function<protocol::ErrorCode(const Response&)>;
 // Errors after which asking again (after a metadata or coordinator refresh) can succeed.
 bool IsRoutingError(protocol::ErrorCode e);
 
+// For answers shaped topics[].partitions[] (ListOffsets, DeleteRecords, OffsetCommit, ...):
+// the first routing error of any partition, so the call is asked again after re-routing.
+template <typename Response>
+RetryCheck<Response> PartitionRetry() {
+  return [](const Response& r) {
+    for (const auto& t : r.topics) {
+      for (const auto& p : t.partitions) {
+        const auto e = static_cast<protocol::ErrorCode>(p.error_code);
+        if (IsRoutingError(e)) return e;
+      }
+    }
+    return protocol::ErrorCode::kNone;
+  };
+}
+
 class Client {
  public:
   explicit Client(Options options);

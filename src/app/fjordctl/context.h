@@ -45,22 +45,9 @@ void OnRun(CLI::App* cmd, Context& ctx, std::function<absl::Status()> run);
 absl::Status KafkaError(int16_t code, const std::optional<std::string>& message = std::nullopt,
                         const std::string& what = "");
 
-// For answers shaped topics[].partitions[] (ListOffsets, DeleteRecords, OffsetCommit, ...):
-// the first routing error of any partition, so the client asks again after re-routing.
-template <typename Response>
-client::RetryCheck<Response> PartitionRetry() {
-  return [](const Response& r) {
-    for (const auto& t : r.topics) {
-      for (const auto& p : t.partitions) {
-        const auto e = static_cast<protocol::ErrorCode>(p.error_code);
-        if (client::IsRoutingError(e)) return e;
-      }
-    }
-    return protocol::ErrorCode::kNone;
-  };
-}
+using client::PartitionRetry;
 
-// The first partition error of such an answer, named "topic-partition".
+// The first partition error of a topics[].partitions[] answer, named "topic-partition".
 template <typename Topics>
 absl::Status FirstPartitionError(const Topics& topics) {
   for (const auto& t : topics) {

@@ -379,9 +379,18 @@ absl::Status Consume(Context& ctx, const ConsumeArgs& a) {
     }
     auto o = ListOffsets(ctx, a.topic, unset, start_at);
     if (!o.ok()) return o.status();
-    auto end = ListOffsets(ctx, a.topic, unset, kLatest);
+    std::vector<int32_t> past;  // --from-time later than every record: start at the end
+    for (int32_t p : unset) {
+      if ((*o)[p].offset >= 0) {
+        pos[p] = (*o)[p].offset;
+      } else {
+        past.push_back(p);
+      }
+    }
+    if (past.empty()) return absl::OkStatus();
+    auto end = ListOffsets(ctx, a.topic, past, kLatest);
     if (!end.ok()) return end.status();
-    for (int32_t p : unset) pos[p] = (*o)[p].offset >= 0 ? (*o)[p].offset : (*end)[p].offset;
+    for (int32_t p : past) pos[p] = (*end)[p].offset;
     return absl::OkStatus();
   };
   auto join = [&]() -> absl::Status {
