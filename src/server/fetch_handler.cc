@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "broker.h"
 #include "fjord/config/broker_config.h"
@@ -88,13 +89,22 @@ bool FetchOperation::Prepare() {
                                     static_cast<uint64_t>(b_.s.config->GetInt("fetch.max.bytes")));
   }
 
+  // A partition named twice is read once, as named last, in the place of its first
+  // mention (Kafka's fetchData is a map): a 3 MB request cannot ask for the same records
+  // 100,000 times.
   std::vector<std::pair<SessionKey, PartitionFetch>> wanted;
+  absl::flat_hash_map<SessionKey, size_t> seen;
   for (const auto& ft : req_.topics) {
     for (const auto& fp : ft.partitions) {
-      wanted.emplace_back(
-          KeyOf(v, ft.topic, ft.topic_id, fp.partition),
-          PartitionFetch{fp.fetch_offset, fp.partition_max_bytes, fp.current_leader_epoch.value,
-                         fp.last_fetched_epoch.value, fp.log_start_offset});
+      SessionKey key = KeyOf(v, ft.topic, ft.topic_id, fp.partition);
+      PartitionFetch fetch{fp.fetch_offset, fp.partition_max_bytes, fp.current_leader_epoch.value,
+                           fp.last_fetched_epoch.value, fp.log_start_offset};
+      auto [it, fresh] = seen.try_emplace(key, wanted.size());
+      if (fresh) {
+        wanted.emplace_back(std::move(key), fetch);
+      } else {
+        wanted[it->second].second = fetch;
+      }
     }
   }
   std::vector<SessionKey> forget;
@@ -122,6 +132,9 @@ bool FetchOperation::Prepare() {
     }
     protocol::FetchResponse::PartitionData& pd = pds_[i];
     pd.partition_index = PartitionId(key.partition);
+    // Kafka writes empty records, never null, on every path, errors included: clients
+    // such as librdkafka 2.0 reject a null (-1) records size.
+    pd.records = protocol::RecordsView::Of({});
     pd.high_watermark = Offset(-1);
     if (!read_committed_) pd.aborted_transactions = std::nullopt;
     if (topic == nullptr) {
@@ -160,35 +173,31 @@ void FetchOperation::Read() {
           out.error = e;
           return;
         }
-        uint64_t max_bytes = item.partition_max_bytes > 0 ? item.partition_max_bytes : 0;
+        // No partition may give more than the whole response may carry; the first batch
+        // comes whole whatever its size (KIP-74), and TrimToBudget keeps that only for the
+        // first partition with data.
+        const uint64_t max_bytes = std::min<uint64_t>(
+            item.partition_max_bytes > 0 ? item.partition_max_bytes : 0, self->max_bytes_);
         out = p->Read(item.fetch_offset, max_bytes, self->read_committed_, true);
         self->high_watermarks_[i] = p->high_watermark();
       },
       [self, generation] { self->OnRead(generation); });
 }
 
-// Kafka's budget: partitions in request order share max_bytes; the first partition with
-// data is returned whole even when larger (KIP-74), later ones only as far as whole
-// batches fit.
+// Kafka's budget (KIP-74): partitions in request order share max_bytes. The first
+// partition with data keeps what it read (at most max_bytes, or its first batch whole
+// when that alone is larger); later ones keep the whole batches that still fit.
 uint64_t FetchOperation::TrimToBudget() {
   uint64_t remaining = max_bytes_;
   uint64_t total = 0;
   bool any = false;
   for (cluster::PartitionRead& read : reads_) {
-    auto& regions = read.data.regions;
-    if (regions.empty()) continue;
-    if (!any) {
-      any = true;
-    } else {
-      size_t keep = 0;
-      uint64_t bytes = 0;
-      while (keep < regions.size() && bytes + regions[keep].length <= remaining) {
-        bytes += regions[keep].length;
-        ++keep;
-      }
-      regions.resize(keep);
-      read.data.bytes = bytes;
+    if (read.data.regions.empty()) continue;
+    if (any) {
+      absl::Status s = storage::TrimToWholeBatches(&read.data, remaining);
+      if (!s.ok()) read.error = ErrorCode::kKafkaStorageError;
     }
+    any = true;
     remaining = read.data.bytes >= remaining ? 0 : remaining - read.data.bytes;
     total += read.data.bytes;
   }

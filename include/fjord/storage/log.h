@@ -57,6 +57,12 @@ struct LogReadResult {
 // Reads regions into one buffer (tests, internal readers, TLS connections).
 absl::StatusOr<std::vector<uint8_t>> ReadRegions(const std::vector<FileRegion>& regions);
 
+// Cuts `read` to the whole batches that fit in max_bytes (possibly none), walking the
+// batch headers of the one region that crosses the limit. A fetch uses it to share its
+// response budget across partitions read in parallel. Fails only when a header cannot
+// be read; `read` is then left empty.
+absl::Status TrimToWholeBatches(LogReadResult* read, uint64_t max_bytes);
+
 class Log {
  public:
   // Runs a task off the caller's thread (the LogManager's worker); flushes after a roll

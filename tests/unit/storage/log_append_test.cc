@@ -287,5 +287,57 @@ TEST_F(LogAppendTest, FindsOffsetsByTimestamp) {
   EXPECT_EQ(**at(kMaxTimestamp), (TimestampAndOffset{t0 + 9002, Offset(29)}));
 }
 
+TEST_F(LogAppendTest, TrimToWholeBatchesKeepsOnlyBatchesThatFitAcrossSegments) {
+  auto log = OpenLog();
+  std::vector<size_t> sizes;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<uint8_t> b = MakeBatch(1, 100 + 10 * i, clock_.NowMs());
+    sizes.push_back(b.size());
+    ASSERT_TRUE(log->AppendAsLeader(b, LeaderEpoch(0)).ok());
+    if (i == 2) {
+      ASSERT_TRUE(log->Roll().ok());  // two regions: batches 0-2 and 3-5
+    }
+  }
+  auto read = [&] {
+    auto r = log->Read(Offset(0), 1 << 20, Offset(100), true);
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(r->regions.size(), 2u);
+    return *r;
+  };
+  size_t all = 0;
+  for (size_t s : sizes) all += s;
+
+  LogReadResult r = read();
+  ASSERT_TRUE(TrimToWholeBatches(&r, all).ok());
+  EXPECT_EQ(r.bytes, all);  // everything fits: untouched
+
+  // Inside the second region: batches 0-3.
+  r = read();
+  const uint64_t four = sizes[0] + sizes[1] + sizes[2] + sizes[3];
+  ASSERT_TRUE(TrimToWholeBatches(&r, four + sizes[4] - 1).ok());
+  EXPECT_EQ(r.bytes, four);
+  ASSERT_EQ(r.regions.size(), 2u);
+  EXPECT_EQ(r.regions[1].length, sizes[3]);
+  auto bytes = ReadRegions(r.regions);
+  ASSERT_TRUE(bytes.ok());
+  protocol::RecordBatchIterator it(*bytes);
+  int batches = 0;
+  while (it.Next()) ++batches;
+  EXPECT_EQ(batches, 4);
+  EXPECT_FALSE(it.has_partial_tail());
+
+  // Exactly the first region; then inside the first; then less than one batch.
+  r = read();
+  ASSERT_TRUE(TrimToWholeBatches(&r, sizes[0] + sizes[1] + sizes[2]).ok());
+  EXPECT_EQ(r.regions.size(), 1u);
+  r = read();
+  ASSERT_TRUE(TrimToWholeBatches(&r, sizes[0] + 1).ok());
+  EXPECT_EQ(r.bytes, sizes[0]);
+  r = read();
+  ASSERT_TRUE(TrimToWholeBatches(&r, sizes[0] - 1).ok());
+  EXPECT_EQ(r.bytes, 0u);
+  EXPECT_TRUE(r.regions.empty());
+}
+
 }  // namespace
 }  // namespace fjord::storage
