@@ -1,5 +1,6 @@
 #include "node.h"
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "fjord/config/listener.h"
 #include "fjord/config/topic_config.h"
 #include "fjord/controller/quorum_controller.h"
+#include "fjord/metadata/metadata_image.h"
 #include "fjord/net/event_loops.h"
 #include "fjord/raft/raft_client.h"
 #include "fjord/server/kafka_apis.h"
@@ -51,7 +53,25 @@ struct Node::Parts {
   std::unique_ptr<controller::QuorumController> controller;
   std::unique_ptr<server::KafkaApis> apis;
   std::unique_ptr<net::Server> server;
+  // Told of each new image's deleted topics, from the controller thread, once set.
+  std::atomic<server::KafkaApis*> apis_for_images{nullptr};
 };
+
+namespace {
+
+// Topics of `prev` that `next` no longer has (by id: a name deleted and created again
+// counts as deleted).
+std::vector<std::string> DeletedTopics(const metadata::MetadataImage* prev,
+                                       const metadata::MetadataImage& next) {
+  std::vector<std::string> out;
+  if (prev == nullptr) return out;
+  for (const auto& [name, topic] : prev->topics()) {
+    if (next.TopicById(topic->id) == nullptr) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace
 
 Node::Node(config::BrokerConfig config) : config_(std::move(config)) {}
 
@@ -135,8 +155,13 @@ absl::Status Node::Start() {
   cluster::ReplicaManager* replicas = p.replicas.get();
   p.controller = std::make_unique<controller::QuorumController>(
       p.raft.get(),
-      [replicas](std::shared_ptr<const metadata::MetadataImage> image) {
+      [replicas, &p, prev = std::shared_ptr<const metadata::MetadataImage>()](
+          std::shared_ptr<const metadata::MetadataImage> image) mutable {
         replicas->ApplyImage(*image);
+        std::vector<std::string> deleted = DeletedTopics(prev.get(), *image);
+        prev = image;
+        server::KafkaApis* apis = p.apis_for_images.load();
+        if (apis != nullptr && !deleted.empty()) apis->OnTopicsDeleted(std::move(deleted));
       },
       controller::QuorumController::Options{node_id, &config_});
 
@@ -149,6 +174,7 @@ absl::Status Node::Start() {
   services.node_id = node_id;
   services.cluster_id = cluster_id_;
   p.apis = std::make_unique<server::KafkaApis>(services);
+  p.apis_for_images.store(p.apis.get());
   net::ConnectionLimits limits;
   limits.max_frame_bytes = config_.GetInt("socket.request.max.bytes");
   limits.max_idle_ms = config_.GetLong("connections.max.idle.ms");
@@ -202,6 +228,7 @@ void Node::Stop() {
     }
   }
   if (p.controller) p.controller->Stop();
+  p.apis_for_images.store(nullptr);
   if (p.server) p.server->CloseAll();
   if (p.replicas && p.loops) p.replicas->Shutdown();
   if (p.loops) p.loops->Stop();

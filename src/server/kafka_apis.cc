@@ -1,6 +1,7 @@
 #include "fjord/server/kafka_apis.h"
 
 #include <atomic>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "broker.h"
@@ -30,6 +31,11 @@ KafkaApis::KafkaApis(BrokerServices services)
 void KafkaApis::BeginShutdown() {
   broker_->txns->Shutdown();
   broker_->groups->Shutdown();
+}
+
+void KafkaApis::OnTopicsDeleted(std::vector<std::string> topics) {
+  broker_->groups->OnTopicsDeleted(*broker_->image(),
+                                   std::set<std::string>(topics.begin(), topics.end()));
 }
 
 KafkaApis::~KafkaApis() = default;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,11 @@ class GroupCoordinator {
   void ForEachShard(const metadata::MetadataImage& image,
                     std::function<void(GroupShard*, protocol::ErrorCode)> fn,
                     std::function<void()> done);
+
+  // Topics were deleted: each shard this node leads drops their committed offsets and
+  // rebalances the consumer groups subscribed to them (GroupShard::OnTopicsDeleted).
+  // Asynchronous; a shard still loading is skipped.
+  void OnTopicsDeleted(const metadata::MetadataImage& image, std::set<std::string> topics);
 
   // Writes a transaction marker (WriteTxnMarkers) to a partition of __consumer_offsets and
   // settles the producer's pending offsets in its shard; done(error) on that loop: the

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,13 @@ class GroupShard final : public CoordinatorShard {
   // DeleteGroups for one group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or the group and its
   // offsets are gone.
   protocol::ErrorCode DeleteGroup(const std::string& group);
+  // Topics were deleted (Kafka's onPartitionsDeleted): their committed offsets go, with
+  // tombstones, and pending transactional ones are dropped; an Empty group left with no
+  // offsets is removed. A consumer group whose members subscribe to one of them
+  // rebalances, so its leader assigns from the metadata as it now is (Kafka leaves that
+  // to the clients' metadata refresh, which can take minutes). Returns how many offsets
+  // were removed.
+  size_t OnTopicsDeleted(const std::set<std::string>& topics);
   // Drops the offsets older than offsets.retention.minutes (counted from when the group
   // became Empty, or from the commit for groups without members) and the Empty groups
   // left with none. Returns how many offsets expired.
@@ -198,8 +206,11 @@ class GroupShard final : public CoordinatorShard {
                                       std::vector<CommitItem*>* accepted);
 
   // Persisting and timers.
-  protocol::ErrorCode Store(const std::vector<KeyValue>& records,
-                            const TxnProducer* producer = nullptr);
+  // Appends records; a failure maps to Kafka's coordinator errors, `too_large` for records
+  // the offsets topic refuses by size.
+  protocol::ErrorCode Store(
+      const std::vector<KeyValue>& records, const TxnProducer* producer = nullptr,
+      protocol::ErrorCode too_large = protocol::ErrorCode::kUnknownServerError);
   protocol::ErrorCode StoreGroup(const Group& g);
   void Arm(Group& g);
   void OnTimer(const std::string& group_id);

@@ -56,7 +56,10 @@ void EnsureInternalTopic(controller::QuorumController& controller,
 class CoordinatorShard {
  public:
   virtual ~CoordinatorShard() = default;
-  // Loading: applies one batch read from the log (data or control).
+  // Loading: applies one batch read from the log (data or control). A record the shard
+  // cannot read is skipped and counted in unreadable_records (the first few logged), so
+  // one bad record never takes every group or transactional id of the partition away;
+  // an error means the whole batch is unreadable, and the host skips it.
   virtual absl::Status ReplayBatch(const protocol::RecordBatchView& batch) = 0;
   // After the last batch: the shard serves requests from now on.
   virtual void FinishLoad() = 0;
@@ -67,6 +70,12 @@ class CoordinatorShard {
   virtual void Tick() {}
   // What the shard holds, for the "loaded" log line ("12 groups").
   virtual std::string Summary() const = 0;
+
+  // Records (or, counted by the host, whole batches) skipped while loading.
+  size_t unreadable_records = 0;
+  // Whether to log the next unreadable record: the first kLoggedUnreadable are.
+  bool LogUnreadable() { return ++unreadable_records <= kLoggedUnreadable; }
+  static constexpr size_t kLoggedUnreadable = 10;
 };
 
 // The partition of `topic` that `key` maps to by Kafka's hash (the one groups use, for

@@ -49,6 +49,9 @@ class KafkaApis : public net::RequestHandler {
   // The broker is stopping: requests parked in a rebalance are answered (NOT_COORDINATOR)
   // so the shutdown does not wait for them. Asynchronous; call before draining.
   void BeginShutdown();
+  // The metadata dropped these topics: the coordinators forget what they held of them.
+  // Any thread.
+  void OnTopicsDeleted(std::vector<std::string> topics);
 
  private:
   std::unique_ptr<Broker> broker_;

@@ -18,9 +18,9 @@ using protocol::ErrorCode;
 namespace {
 
 // Replays batches from `next` up to `end`, at most `max_bytes` of them, into `shard`.
-// Advances `next`.
+// Advances `next`. A batch the shard cannot apply is skipped and counted.
 absl::Status LoadChunk(cluster::Partition& p, CoordinatorShard& shard, Offset* next, Offset end,
-                       uint64_t max_bytes, size_t* batches) {
+                       uint64_t max_bytes, size_t* batches, spdlog::logger& log) {
   absl::StatusOr<storage::LogReadResult> read = p.log().Read(*next, max_bytes, end, true);
   if (!read.ok()) return read.status();
   absl::StatusOr<std::vector<uint8_t>> bytes = storage::ReadRegions(read->regions);
@@ -34,8 +34,11 @@ absl::Status LoadChunk(cluster::Partition& p, CoordinatorShard& shard, Offset* n
     const protocol::RecordBatchView& b = it.batch();
     *next = b.header().next_offset();
     if (absl::Status s = shard.ReplayBatch(b); !s.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("batch at offset ", b.header().base_offset.value, ": ", s.message()));
+      if (shard.LogUnreadable()) {
+        log.warn("{}: skipping the unreadable batch at offset {}: {}", p.tp().DirName(),
+                 b.header().base_offset.value, s.message());
+      }
+      continue;
     }
     ++*batches;
   }
@@ -192,6 +195,7 @@ void ShardHost::Shutdown() {
   for (size_t loop = 0; loop < slots_.size(); ++loop) {
     loops_.Post(loop, [this, loop] {
       for (auto& [partition, slot] : slots_[loop]) {
+        if (!slot) continue;
         if (slot->tick) slot->tick->Cancel();
         slot->tick.reset();
         slot->shard->Unload();
@@ -215,8 +219,8 @@ CoordinatorShard* ShardHost::ShardOn(size_t loop, int32_t partition, cluster::Pa
   slot->next = p.log().log_start_offset();
   slot->end = p.high_watermark();
   if (LoadStep(loop, partition)) return slots_[loop][partition]->shard.get();
-  *error = slots_[loop][partition] ? ErrorCode::kCoordinatorLoadInProgress
-                                   : ErrorCode::kCoordinatorNotAvailable;
+  *error = slots_[loop].contains(partition) ? ErrorCode::kCoordinatorLoadInProgress
+                                            : ErrorCode::kCoordinatorNotAvailable;
   return nullptr;
 }
 
@@ -226,15 +230,16 @@ bool ShardHost::LoadStep(size_t loop, int32_t partition) {
   spdlog::logger& log = NamedLogger(options_.logger.c_str());
   cluster::Partition* p = replicas_.Get(tp);
   if (p == nullptr || p->shared_log() != slot->log) {
-    slot.reset();  // replaced or gone while loading; the next request starts over
+    slots_[loop].erase(partition);  // replaced or gone while loading; the next request starts over
     return false;
   }
   if (slot->next.value < slot->end.value) {
-    absl::Status s = LoadChunk(*p, *slot->shard, &slot->next, slot->end,
-                               std::max<uint64_t>(options_.load_buffer_bytes, 1), &slot->batches);
+    absl::Status s =
+        LoadChunk(*p, *slot->shard, &slot->next, slot->end,
+                  std::max<uint64_t>(options_.load_buffer_bytes, 1), &slot->batches, log);
     if (!s.ok()) {
       log.error("cannot load {}: {}", tp.DirName(), s.message());
-      slot.reset();
+      slots_[loop].erase(partition);  // the next request starts over
       return false;
     }
   }
@@ -247,6 +252,10 @@ bool ShardHost::LoadStep(size_t loop, int32_t partition) {
   }
   slot->loading = false;
   slot->shard->FinishLoad();
+  if (slot->shard->unreadable_records > 0) {
+    log.warn("loaded {} skipping {} unreadable records or batches", tp.DirName(),
+             slot->shard->unreadable_records);
+  }
   log.info("loaded {}: {} batches, {}", tp.DirName(), slot->batches, slot->shard->Summary());
   ScheduleTick(loop, partition);
   return true;

@@ -90,6 +90,17 @@ void GroupCoordinator::ForEachShard(const metadata::MetadataImage& image,
       std::move(done));
 }
 
+void GroupCoordinator::OnTopicsDeleted(const metadata::MetadataImage& image,
+                                       std::set<std::string> topics) {
+  auto shared = std::make_shared<const std::set<std::string>>(std::move(topics));
+  ForEachShard(
+      image,
+      [shared](GroupShard* shard, ErrorCode) {
+        if (shard != nullptr) shard->OnTopicsDeleted(*shared);
+      },
+      [] {});
+}
+
 void GroupCoordinator::WriteTxnMarker(int32_t partition, ProducerId producer, ProducerEpoch epoch,
                                       bool commit, int32_t coordinator_epoch,
                                       std::function<void(ErrorCode)> done) {

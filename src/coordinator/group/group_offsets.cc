@@ -37,7 +37,18 @@ void GroupShard::RemoveGroup(const std::string& id) {
   groups_.erase(it);
 }
 
-ErrorCode GroupShard::Store(const std::vector<KeyValue>& records, const TxnProducer* producer) {
+namespace {
+
+size_t RecordBytes(const std::vector<KeyValue>& records) {
+  size_t n = 0;
+  for (const KeyValue& kv : records) n += kv.key.size() + (kv.value ? kv.value->size() : 0);
+  return n;
+}
+
+}  // namespace
+
+ErrorCode GroupShard::Store(const std::vector<KeyValue>& records, const TxnProducer* producer,
+                            ErrorCode too_large) {
   absl::Status s = append_(records, producer);
   if (s.ok()) return ErrorCode::kNone;
   // A transactional write refused by the producer's state keeps its own error.
@@ -46,6 +57,12 @@ ErrorCode GroupShard::Store(const std::vector<KeyValue>& records, const TxnProdu
       return ErrorCode::kInvalidProducerEpoch;
     case storage::AppendError::kInvalidTxnState:
       return ErrorCode::kInvalidTxnState;
+    case storage::AppendError::kMessageTooLarge:
+    case storage::AppendError::kRecordListTooLarge:
+      // Kafka: records larger than the offsets topic takes are not retriable (a group's
+      // assignment: UNKNOWN_SERVER_ERROR; commits: INVALID_COMMIT_OFFSET_SIZE).
+      Logger().warn("group records of {} bytes refused: {}", RecordBytes(records), s.message());
+      return too_large;
     default:
       break;
   }
@@ -150,8 +167,11 @@ absl::Status GroupShard::ReplayBatch(const protocol::RecordBatchView& batch) {
     if (!rec.key) continue;
     absl::StatusOr<GroupRecord> r = DecodeGroupRecord(*rec.key, rec.value);
     if (!r.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("record at offset ", rec.offset.value, ": ", r.status().message()));
+      if (LogUnreadable()) {
+        Logger().warn("skipping the unreadable record at offset {}: {}", rec.offset.value,
+                      r.status().message());
+      }
+      continue;
     }
     if (h.is_transactional() && r->kind == GroupRecord::Kind::kOffsetCommit && r->offset) {
       pending_txn_[h.producer_id.value][r->group][{r->topic, r->partition}] = *r->offset;
@@ -213,7 +233,8 @@ void GroupShard::Commit(const std::string& group, int32_t generation, const std:
   std::vector<CommitItem*> accepted;
   std::vector<KeyValue> records = AcceptCommits(group, group_error, items, &accepted);
   if (records.empty()) return;
-  if (ErrorCode e = Store(records); e != ErrorCode::kNone) {
+  if (ErrorCode e = Store(records, nullptr, ErrorCode::kInvalidCommitOffsetSize);
+      e != ErrorCode::kNone) {
     for (CommitItem* item : accepted) item->error = e;
     return;
   }
@@ -263,7 +284,8 @@ void GroupShard::TxnCommit(const std::string& group, TxnProducer producer, int32
   std::vector<CommitItem*> accepted;
   std::vector<KeyValue> records = AcceptCommits(group, group_error, items, &accepted);
   if (records.empty()) return;
-  if (ErrorCode e = Store(records, &producer); e != ErrorCode::kNone) {
+  if (ErrorCode e = Store(records, &producer, ErrorCode::kInvalidCommitOffsetSize);
+      e != ErrorCode::kNone) {
     for (CommitItem* item : accepted) item->error = e;
     return;
   }
@@ -341,6 +363,49 @@ ErrorCode GroupShard::DeleteGroup(const std::string& group) {
   Logger().info("group {} deleted with {} committed offsets", group, g.offsets.size());
   RemoveGroup(group);
   return ErrorCode::kNone;
+}
+
+size_t GroupShard::OnTopicsDeleted(const std::set<std::string>& topics) {
+  size_t total = 0;
+  std::vector<std::string> dead;
+  for (auto& [id, gp] : groups_) {
+    Group& g = *gp;
+    std::vector<KeyValue> records;
+    std::vector<std::pair<std::string, int32_t>> removed;
+    for (const auto& [tp, o] : g.offsets) {
+      if (!topics.contains(tp.first)) continue;
+      records.push_back(OffsetCommitRecord(id, tp.first, tp.second, nullptr));
+      removed.push_back(tp);
+    }
+    const bool drop =
+        g.Is(GroupState::kEmpty) && !removed.empty() && removed.size() == g.offsets.size();
+    if (drop) records.push_back(GroupMetadataRecord(id, nullptr));
+    if (!records.empty() && Store(records) == ErrorCode::kNone) {
+      for (const auto& tp : removed) g.offsets.erase(tp);
+      total += removed.size();
+      if (drop) dead.push_back(id);
+    }
+    if (g.Is(GroupState::kStable) || g.Is(GroupState::kCompletingRebalance)) {
+      std::optional<std::set<std::string>> subscribed = g.SubscribedTopics();
+      if (!subscribed) continue;
+      for (const std::string& t : topics) {
+        if (!subscribed->contains(t)) continue;
+        PrepareRebalance(g, absl::StrCat("subscribed topic ", t, " was deleted"));
+        break;
+      }
+    }
+  }
+  for (auto& [producer, by_group] : pending_txn_) {
+    for (auto& [group, offsets] : by_group) {
+      std::erase_if(offsets, [&](const auto& kv) { return topics.contains(kv.first.first); });
+    }
+  }
+  for (const std::string& id : dead) RemoveGroup(id);
+  if (total > 0) {
+    Logger().info("removed {} committed offsets of deleted topics and {} empty groups", total,
+                  dead.size());
+  }
+  return total;
 }
 
 size_t GroupShard::ExpireOffsets() {

@@ -47,8 +47,11 @@ absl::Status TxnShard::ReplayBatch(const protocol::RecordBatchView& batch) {
     if (!rec.key) continue;
     absl::StatusOr<DecodedTxnRecord> r = DecodeTxnRecord(*rec.key, rec.value);
     if (!r.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("record at offset ", rec.offset.value, ": ", r.status().message()));
+      if (LogUnreadable()) {
+        Logger().warn("skipping the unreadable record at offset {}: {}", rec.offset.value,
+                      r.status().message());
+      }
+      continue;
     }
     if (r->txn) {
       txns_[r->transactional_id] = std::move(*r->txn);

@@ -436,5 +436,48 @@ TEST(GroupMembershipTest, OffsetsOfEmptyGroupsExpireAfterTheRetention) {
   EXPECT_EQ(f.shard->Find("g"), nullptr);
 }
 
+TEST(GroupMembershipTest, DeletedTopicDropsItsOffsetsAndRebalancesItsSubscribers) {
+  Fixture f;
+  auto [id, j] = JoinNew(f, "c1", {{"range", Subscription({"keep", "gone"})}});
+  f.Advance(3000);
+  ASSERT_TRUE(j->has_value());
+  const int32_t gen = (*j)->generation;
+  ASSERT_TRUE(Sync(f, id, gen, {{id, {}}})->has_value());
+  ASSERT_EQ(State(f), GroupState::kStable);
+  std::vector<GroupShard::CommitItem> items(3);
+  items[0].topic = "keep";
+  items[1].topic = "gone";
+  items[2].topic = "gone";
+  items[2].partition = 1;
+  f.shard->Commit("g", gen, id, std::nullopt, items);
+  ASSERT_EQ(f.shard->Find("g")->offsets.size(), 3u);
+  // A group without members that committed only to the deleted topic.
+  std::vector<GroupShard::CommitItem> simple(1);
+  simple[0].topic = "gone";
+  f.shard->Commit("simple", -1, "", std::nullopt, simple);
+  ASSERT_NE(f.shard->Find("simple"), nullptr);
+
+  // A topic nobody subscribes to changes nothing.
+  EXPECT_EQ(f.shard->OnTopicsDeleted({"other"}), 0u);
+  EXPECT_EQ(State(f), GroupState::kStable);
+
+  EXPECT_EQ(f.shard->OnTopicsDeleted({"gone"}), 3u);
+  EXPECT_EQ(State(f), GroupState::kPreparingRebalance);
+  const auto& offsets = f.shard->Find("g")->offsets;
+  ASSERT_EQ(offsets.size(), 1u);
+  EXPECT_TRUE(offsets.contains({"keep", 0}));
+  EXPECT_EQ(f.shard->Find("simple"), nullptr);
+
+  // The member rejoins; the tombstones hold across a reload.
+  Result again =
+      Join(f, {.member_id = id, .client = "c1", .protocols = {{"range", Subscription({"keep"})}}});
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->generation, gen + 1);
+  std::unique_ptr<GroupShard> reloaded = f.Reload();
+  ASSERT_NE(reloaded->Find("g"), nullptr);
+  EXPECT_EQ(reloaded->Find("g")->offsets.size(), 1u);
+  EXPECT_EQ(reloaded->Find("simple"), nullptr);
+}
+
 }  // namespace
 }  // namespace fjord::coordinator
