@@ -163,6 +163,14 @@ const ConfigDef kBroker[] = {
      "connections the broker accepts in total", false, false, ""},
     {"max.connections.per.ip", T::kInt, FJORD_INT_MAX, 0, kNull, kAny,
      "connections accepted from one address", false, false, ""},
+    {"max.partitions.per.request", T::kInt, "10000", 1, 1000000, kAny,
+     "Fjord only: partitions one CreateTopics or CreatePartitions may create in all "
+     "(Kafka's fixed limit is 10000); more is POLICY_VIOLATION",
+     true, false, ""},
+    {"max.broker.partitions", T::kInt, "100000", 1, kNull, kAny,
+     "partition replicas one broker may host (KIP-578); a request that would place more is "
+     "POLICY_VIOLATION",
+     true, false, ""},
     {"num.event.loop.threads", T::kInt, "0", 0, 1024, kAny,
      "Fjord only: event loops, one per core (0 = number of cores)", true, false, ""},
     // Topics.

@@ -135,6 +135,59 @@ std::optional<Failure> CheckNewTopicName(const metadata::MetadataImage& image,
   return std::nullopt;
 }
 
+// Partition replicas each broker hosts, for max.broker.partitions.
+std::map<int32_t, int64_t> ReplicasPerBroker(const metadata::MetadataImage& image) {
+  std::map<int32_t, int64_t> out;
+  for (const auto& [name, topic] : image.topics()) {
+    for (const metadata::PartitionImage& p : topic->partitions) {
+      for (NodeId r : p.replicas) ++out[r.value];
+    }
+  }
+  return out;
+}
+
+// The limits on what one request may create, checked before anything is allocated for
+// the partitions: max.partitions.per.request over the whole request, max.broker.partitions
+// per broker as the request's partitions are placed.
+class PartitionBudget {
+ public:
+  PartitionBudget(const config::BrokerConfig& cfg, const metadata::MetadataImage& image)
+      : per_request_(cfg.GetInt("max.partitions.per.request")),
+        per_broker_(cfg.GetInt("max.broker.partitions")),
+        hosted_(ReplicasPerBroker(image)) {}
+
+  // Kafka 4.0's answer for too many partitions in one request.
+  std::optional<Failure> CheckRequest(int64_t total) const {
+    if (total <= per_request_) return std::nullopt;
+    return Failure{ErrorCode::kPolicyViolation,
+                   absl::StrCat("Excessively large number of partitions per request (", total,
+                                " > max.partitions.per.request=", per_request_, ").")};
+  }
+
+  // Places `assignment` on the brokers, or refuses it when one would host too many.
+  std::optional<Failure> Place(const std::vector<std::vector<NodeId>>& assignment) {
+    std::map<int32_t, int64_t> added;
+    for (const auto& replicas : assignment) {
+      for (NodeId r : replicas) ++added[r.value];
+    }
+    for (const auto& [broker, n] : added) {
+      if (hosted_[broker] + n > per_broker_) {
+        return Failure{ErrorCode::kPolicyViolation,
+                       absl::StrCat("Broker ", broker, " would host ", hosted_[broker] + n,
+                                    " partition replicas, more than max.broker.partitions=",
+                                    per_broker_, ".")};
+      }
+    }
+    for (const auto& [broker, n] : added) hosted_[broker] += n;
+    return std::nullopt;
+  }
+
+ private:
+  const int64_t per_request_;
+  const int64_t per_broker_;
+  std::map<int32_t, int64_t> hosted_;
+};
+
 // The records of one new topic, or why it cannot be created.
 struct NewTopic {
   protocol::Uuid id;
@@ -145,6 +198,7 @@ struct NewTopic {
 
 std::optional<Failure> PlanTopic(const ControllerState& s, const metadata::MetadataImage& image,
                                  const protocol::CreateTopicsRequest::CreatableTopic& t,
+                                 PartitionBudget& budget,
                                  std::vector<metadata::MetadataRecord>& records, NewTopic& out) {
   const config::BrokerConfig& cfg = *s.options.config;
   const std::vector<NodeId> brokers = UnfencedBrokers(image);
@@ -175,6 +229,8 @@ std::optional<Failure> PlanTopic(const ControllerState& s, const metadata::Metad
         t.num_partitions == -1 ? cfg.GetInt("num.partitions") : t.num_partitions;
     const int32_t rf = t.replication_factor == -1 ? cfg.GetInt("default.replication.factor")
                                                   : t.replication_factor;
+    // Kafka checks the replication factor first.
+    if (rf <= 0) return CheckReplicationFactor(rf, brokers.size());
     if (partitions <= 0) {
       return Failure{ErrorCode::kInvalidPartitions,
                      "Number of partitions was set to an invalid non-positive value."};
@@ -182,6 +238,7 @@ std::optional<Failure> PlanTopic(const ControllerState& s, const metadata::Metad
     if (auto f = CheckReplicationFactor(rf, brokers.size())) return f;
     assignment = PlaceReplicas(brokers, t.name, 0, partitions, static_cast<int16_t>(rf));
   }
+  if (auto f = budget.Place(assignment)) return f;
   for (const auto& c : t.configs) {
     if (!c.value) {
       return Failure{ErrorCode::kInvalidConfig,
@@ -226,6 +283,20 @@ protocol::CreateTopicsResponse RunCreateTopics(ControllerState& s,
   std::vector<metadata::MetadataRecord> records;
   std::vector<size_t> created_items;
   std::map<std::string, std::string> created;  // collision key -> name
+  // Every partition the request asks for, counted before any is planned (Kafka 4.0
+  // refuses the whole request the same way).
+  PartitionBudget budget(*s.options.config, *image);
+  int64_t total = 0;
+  for (const auto& t : request.topics) {
+    if (!t.assignments.empty()) {
+      total += static_cast<int64_t>(t.assignments.size());
+    } else if (t.num_partitions > 0) {
+      total += t.num_partitions;
+    } else if (t.num_partitions == -1) {
+      total += s.options.config->GetInt("num.partitions");
+    }
+  }
+  const std::optional<Failure> too_many = budget.CheckRequest(total);
   for (const auto& t : request.topics) {
     Result r;
     r.name = t.name;
@@ -235,6 +306,8 @@ protocol::CreateTopicsResponse RunCreateTopics(ControllerState& s,
     NewTopic plan;
     if (cancelled) {
       failure = *cancelled;
+    } else if (too_many) {
+      failure = too_many;
     } else if (name_count[t.name] > 1) {
       failure = Failure{ErrorCode::kInvalidRequest,
                         absl::StrCat("Found multiple entries for topic ", t.name, ".")};
@@ -242,7 +315,7 @@ protocol::CreateTopicsResponse RunCreateTopics(ControllerState& s,
       failure = f;
     } else {
       const size_t mark = records.size();
-      failure = PlanTopic(s, *image, t, records, plan);
+      failure = PlanTopic(s, *image, t, budget, records, plan);
       if (failure) records.resize(mark);
     }
     if (failure) {
@@ -424,6 +497,15 @@ protocol::CreatePartitionsResponse RunCreatePartitions(
   const std::vector<NodeId> brokers = UnfencedBrokers(*image);
   std::vector<metadata::MetadataRecord> records;
   std::vector<size_t> changed_items;
+  PartitionBudget budget(*s.options.config, *image);
+  int64_t total = 0;
+  for (const auto& t : request.topics) {
+    if (const metadata::TopicImage* topic = image->TopicByName(t.name)) {
+      total +=
+          std::max<int64_t>(0, int64_t{t.count} - static_cast<int64_t>(topic->partitions.size()));
+    }
+  }
+  const std::optional<Failure> too_many = budget.CheckRequest(total);
   for (const auto& t : request.topics) {
     Result r;
     r.name = t.name;
@@ -436,6 +518,8 @@ protocol::CreatePartitionsResponse RunCreatePartitions(
     std::vector<std::vector<NodeId>> assignment;
     if (cancelled) {
       failure = *cancelled;
+    } else if (too_many && topic != nullptr && t.count > current) {
+      failure = too_many;
     } else if (name_count[t.name] > 1) {
       failure = Failure{ErrorCode::kInvalidRequest, "Duplicate topic in request."};
     } else if (topic == nullptr) {
@@ -464,6 +548,7 @@ protocol::CreatePartitionsResponse RunCreatePartitions(
       assignment =
           PlaceReplicas(brokers, t.name, current, t.count - current, static_cast<int16_t>(rf));
     }
+    if (!failure) failure = budget.Place(assignment);
     if (failure) {
       SetFailure(r, *failure);
     } else if (!request.validate_only) {

@@ -95,9 +95,30 @@ const ServedApi* FindServedApi(int16_t key) {
   return nullptr;
 }
 
+// KIP-511: a client software name or version must match
+// [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?
+bool ValidSoftwareField(std::string_view s) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (s.empty() || !alnum(s.front()) || !alnum(s.back())) return false;
+  for (char c : s) {
+    if (!alnum(c) && c != '-' && c != '.') return false;
+  }
+  return true;
+}
+
 void HandleApiVersions(Broker& b, RequestPtr r) {
   protocol::ApiVersionsRequest req;
   if (!DecodeBody(*r, &req)) return;
+  if (r->version >= 3 && (!ValidSoftwareField(req.client_software_name) ||
+                          !ValidSoftwareField(req.client_software_version))) {
+    // Kafka answers INVALID_REQUEST with no API list.
+    protocol::ApiVersionsResponse resp;
+    resp.error_code = Code(protocol::ErrorCode::kInvalidRequest);
+    Respond(*r, resp);
+    return;
+  }
   protocol::ApiVersionsResponse resp = BuildApiVersions(b);
   Respond(*r, resp);
 }

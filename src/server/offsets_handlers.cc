@@ -1,6 +1,7 @@
 // ListOffsets, OffsetForLeaderEpoch and DeleteRecords: per-partition questions about
 // offsets, each answered on the partition's loop.
 
+#include "absl/container/flat_hash_map.h"
 #include "broker.h"
 #include "fjord/protocol/messages/delete_records_request.h"
 #include "fjord/protocol/messages/delete_records_response.h"
@@ -15,15 +16,19 @@ using protocol::ErrorCode;
 
 namespace {
 
+// KIP-1005: the highest offset in tiered storage; there is none here, so -1.
+constexpr int64_t kLatestTieredTimestamp = -5;
+
 // Looks every (topic, partition) of a request up in the image. `emit(t, p, error)` builds
 // the response entry; partitions that exist are returned for the loops to answer.
+// `refuse(t, p)`, asked first, answers a partition with an error of its own.
 template <typename Topics, typename GetName, typename GetPartitions, typename GetIndex,
-          typename Emit>
+          typename Emit, typename Refuse>
 std::vector<std::pair<size_t, size_t>> Resolve(const metadata::MetadataImage& image,
                                                const Topics& topics, GetName name_of,
                                                GetPartitions partitions_of, GetIndex index_of,
-                                               Emit emit,
-                                               std::vector<storage::TopicPartition>* tps) {
+                                               Emit emit, std::vector<storage::TopicPartition>* tps,
+                                               Refuse refuse) {
   std::vector<std::pair<size_t, size_t>> found;
   for (size_t t = 0; t < topics.size(); ++t) {
     const std::string& name = name_of(topics[t]);
@@ -31,6 +36,10 @@ std::vector<std::pair<size_t, size_t>> Resolve(const metadata::MetadataImage& im
     const auto& parts = partitions_of(topics[t]);
     for (size_t p = 0; p < parts.size(); ++p) {
       PartitionId index = index_of(parts[p]);
+      if (ErrorCode e = refuse(t, p); e != ErrorCode::kNone) {
+        emit(t, p, e);
+        continue;
+      }
       if (topic == nullptr || !topic->HasPartition(index.value)) {
         emit(t, p, ErrorCode::kUnknownTopicOrPartition);
         continue;
@@ -41,6 +50,28 @@ std::vector<std::pair<size_t, size_t>> Resolve(const metadata::MetadataImage& im
     }
   }
   return found;
+}
+
+constexpr auto NoRefusal = [](size_t, size_t) { return ErrorCode::kNone; };
+
+// Whether ListOffsets at `version` knows `timestamp`: any timestamp from 0, and the special
+// ones from the version that brought each (-1 latest, -2 earliest, -3 max timestamp from
+// v7 (KIP-734), -4 earliest local from v8 (KIP-405), -5 latest tiered from v9 (KIP-1005)).
+// Kafka 3.9+ answers anything else with UNSUPPORTED_VERSION.
+bool KnownTimestamp(int64_t timestamp, int16_t version) {
+  switch (timestamp) {
+    case storage::kLatestTimestamp:
+    case storage::kEarliestTimestamp:
+      return true;
+    case storage::kMaxTimestamp:
+      return version >= 7;
+    case storage::kEarliestLocalTimestamp:
+      return version >= 8;
+    case kLatestTieredTimestamp:
+      return version >= 9;
+    default:
+      return timestamp >= 0;
+  }
 }
 
 }  // namespace
@@ -55,6 +86,12 @@ void HandleListOffsets(Broker& b, RequestPtr r) {
     tr.partitions.resize(t.partitions.size());
     resp->topics.push_back(std::move(tr));
   }
+  // Kafka answers every mention of a partition named more than once INVALID_REQUEST.
+  absl::flat_hash_map<std::pair<std::string, int32_t>, int> mentions;
+  for (const auto& t : req->topics) {
+    for (const auto& p : t.partitions) ++mentions[{t.name, p.partition_index.value}];
+  }
+  const int16_t version = r->version;
   std::vector<storage::TopicPartition> tps;
   auto found = Resolve(
       *b.image(), req->topics, [](const auto& t) -> const std::string& { return t.name; },
@@ -65,7 +102,15 @@ void HandleListOffsets(Broker& b, RequestPtr r) {
         pr.partition_index = req->topics[t].partitions[p].partition_index;
         pr.error_code = Code(e);
       },
-      &tps);
+      &tps,
+      [&](size_t t, size_t p) {
+        const auto& q = req->topics[t].partitions[p];
+        if (mentions[{req->topics[t].name, q.partition_index.value}] > 1) {
+          return ErrorCode::kInvalidRequest;
+        }
+        return KnownTimestamp(q.timestamp, version) ? ErrorCode::kNone
+                                                    : ErrorCode::kUnsupportedVersion;
+      });
   const bool read_committed = req->isolation_level == 1;
   b.ForEachPartition(
       r->conn.loop, tps,
@@ -84,6 +129,7 @@ void HandleListOffsets(Broker& b, RequestPtr r) {
         }
         const Offset visible =
             read_committed ? partition->last_stable_offset() : partition->high_watermark();
+        if (q.timestamp == kLatestTieredTimestamp) return;  // -1 / -1: nothing is tiered
         if (q.timestamp == storage::kLatestTimestamp) {
           pr.offset = visible;
           pr.timestamp = -1;
@@ -130,7 +176,7 @@ void HandleOffsetForLeaderEpoch(Broker& b, RequestPtr r) {
         pr.partition = req->topics[t].partitions[p].partition;
         pr.error_code = Code(e);
       },
-      &tps);
+      &tps, NoRefusal);
   b.ForEachPartition(
       r->conn.loop, tps,
       [req, resp, found](size_t i, cluster::Partition* partition) {
@@ -174,7 +220,7 @@ void HandleDeleteRecords(Broker& b, RequestPtr r) {
         pr.low_watermark = Offset(-1);
         pr.error_code = Code(e);
       },
-      &tps);
+      &tps, NoRefusal);
   b.ForEachPartition(
       r->conn.loop, tps,
       [req, resp, found](size_t i, cluster::Partition* partition) {

@@ -1,9 +1,11 @@
 // Produce: route each partition's batch to the partition's loop, append it there, and
 // answer in the request's shape (no answer at all for acks=0).
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "broker.h"
 #include "fjord/base/strings.h"
+#include "fjord/controller/topic_names.h"
 #include "fjord/protocol/messages/produce_request.h"
 #include "fjord/protocol/messages/produce_response.h"
 #include "fjord/storage/log_validator.h"
@@ -20,11 +22,45 @@ struct Item {
   std::span<uint8_t> records;
 };
 
+// A partition named twice is produced once, with the data named last, in the place of
+// its first mention (Kafka keeps a map of partition to records): one 8 MB request cannot
+// append the same partition 100,000 times. A topic named twice is merged likewise.
+void CollapseDuplicates(protocol::ProduceRequest& req) {
+  if (req.topic_data.size() == 1 && req.topic_data[0].partition_data.size() <= 1) return;
+  absl::flat_hash_map<std::string, size_t> topic_at;
+  absl::flat_hash_map<std::pair<size_t, int32_t>, size_t> partition_at;
+  std::vector<protocol::ProduceRequest::TopicProduceData> out;
+  bool duplicates = false;
+  for (auto& td : req.topic_data) {
+    auto [t, new_topic] = topic_at.try_emplace(td.name, out.size());
+    if (new_topic) {
+      out.emplace_back();
+      out.back().name = td.name;
+      out.back().unknown_tagged_fields = std::move(td.unknown_tagged_fields);
+    } else {
+      duplicates = true;
+    }
+    auto& topic = out[t->second];
+    for (auto& pd : td.partition_data) {
+      auto [at, fresh] =
+          partition_at.try_emplace({t->second, pd.index.value}, topic.partition_data.size());
+      if (fresh) {
+        topic.partition_data.push_back(std::move(pd));
+      } else {
+        duplicates = true;
+        topic.partition_data[at->second] = std::move(pd);
+      }
+    }
+  }
+  if (duplicates) req.topic_data = std::move(out);
+}
+
 }  // namespace
 
 void HandleProduce(Broker& b, RequestPtr r) {
   auto req = std::make_shared<protocol::ProduceRequest>();
   if (!DecodeBody(*r, req.get())) return;
+  CollapseDuplicates(*req);
   auto resp = std::make_shared<protocol::ProduceResponse>();
   auto image = b.image();
   std::vector<Item> items;
@@ -49,6 +85,9 @@ void HandleProduce(Broker& b, RequestPtr r) {
         if (!request_message.empty()) pr.error_message = request_message;
       } else if (topic == nullptr || !topic->HasPartition(pd.index.value)) {
         pr.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
+      } else if (controller::IsInternalTopic(td.name)) {
+        // Kafka: "Cannot append to internal topic": only the coordinators write there.
+        pr.error_code = Code(ErrorCode::kInvalidTopicException);
       } else if (pd.records.is_null || pd.records.bytes.empty()) {
         pr.error_code = Code(ErrorCode::kCorruptMessage);
         pr.error_message = "the produce request carries no record batch for this partition";
