@@ -1,5 +1,7 @@
 #include "node.h"
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -43,6 +45,19 @@ absl::StatusOr<std::vector<net::ListenerSpec>> ListenerSpecs(const config::Broke
   return out;
 }
 
+// Every partition and connection holds descriptors: take the most the hard limit allows,
+// as Kafka's packaging does with LimitNOFILE.
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  Logger().info("open file limit: {}", static_cast<uint64_t>(lim.rlim_cur));
+}
+
 }  // namespace
 
 struct Node::Parts {
@@ -78,6 +93,7 @@ Node::Node(config::BrokerConfig config) : config_(std::move(config)) {}
 Node::~Node() { Stop(); }
 
 absl::Status Node::Start() {
+  RaiseFileLimit();
   parts_ = std::make_unique<Parts>();
   Parts& p = *parts_;
   storage::FileSystem& fs = storage::PosixFileSystem();
@@ -184,6 +200,8 @@ absl::Status Node::Start() {
       inflight_bytes > 0 ? inflight_bytes : 2 * static_cast<int64_t>(limits.max_frame_bytes);
   limits.send_buffer_bytes = config_.GetInt("socket.send.buffer.bytes");
   limits.receive_buffer_bytes = config_.GetInt("socket.receive.buffer.bytes");
+  limits.max_connections = config_.GetInt("max.connections");
+  limits.max_connections_per_ip = config_.GetInt("max.connections.per.ip");
   p.server = std::make_unique<net::Server>(*p.loops, *p.apis, limits);
   absl::StatusOr<std::vector<net::BoundListener>> bound = p.server->Listen(*specs);
   if (!bound.ok()) return bound.status();

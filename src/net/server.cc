@@ -1,9 +1,12 @@
 #include "fjord/net/server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
+#include <chrono>
 #include <map>
 #include <mutex>
 
@@ -20,12 +23,34 @@ struct Server::State : public ConnectionRegistry, public std::enable_shared_from
       : loops(l), handler(h), limits(lim) {}
 
   void Remove(uint64_t id) override {
-    std::lock_guard<std::mutex> lock(mu);
-    connections.erase(id);
+    std::vector<size_t> resume;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = connections.find(id);
+      if (it == connections.end()) return;
+      auto ip = per_ip.find(it->second.ip);
+      if (ip != per_ip.end() && --ip->second <= 0) per_ip.erase(ip);
+      connections.erase(it);
+      resume.swap(paused);
+    }
+    // A slot is free: listeners paused at max.connections accept again.
+    for (size_t index : resume) {
+      auto self = shared_from_this();
+      asio::post(loops.context(0), [self, index] { self->Accept(index); });
+    }
   }
   void AddPending(int64_t delta) override { pending.fetch_add(delta); }
 
   void Accept(size_t index);
+  void OnAccepted(size_t index, size_t loop, tcp::socket s);
+  // accept() failed for want of descriptors or memory: try again after a pause, logging
+  // once per interval rather than once per attempt.
+  void BackOff(size_t index, const boost::system::error_code& ec);
+
+  struct Entry {
+    std::weak_ptr<Connection> conn;
+    std::string ip;
+  };
 
   EventLoops& loops;
   RequestHandler& handler;
@@ -37,10 +62,55 @@ struct Server::State : public ConnectionRegistry, public std::enable_shared_from
   std::atomic<size_t> next_loop{0};
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
-  std::map<uint64_t, std::weak_ptr<Connection>> connections;
+  std::map<uint64_t, Entry> connections;
+  std::map<std::string, int32_t> per_ip;
+  std::vector<size_t> paused;  // listeners waiting for a free slot (max.connections)
+  // Accept failures (EMFILE...): when the last was logged and how many were not.
+  std::chrono::steady_clock::time_point last_accept_log;
+  uint64_t unlogged_accept_failures = 0;
 };
 
+namespace {
+
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
+
+bool OutOfResources(const boost::system::error_code& ec) {
+  const int e = ec.value();
+  return ec.category() == boost::system::system_category() &&
+         (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM);
+}
+
+}  // namespace
+
+void Server::State::BackOff(size_t index, const boost::system::error_code& ec) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_accept_log >= kAcceptLogInterval) {
+    Logger().warn(
+        "accept on {} failed: {} ({} more failures since the last report); retrying "
+        "every {} ms",
+        specs[index].name, ec.message(), unlogged_accept_failures, kAcceptBackoff.count());
+    last_accept_log = now;
+    unlogged_accept_failures = 0;
+  } else {
+    ++unlogged_accept_failures;
+  }
+  auto self = shared_from_this();
+  loops.RunAfter(0, kAcceptBackoff, [self, index] {
+    if (!self->stopping.load()) self->Accept(index);
+  });
+}
+
 void Server::State::Accept(size_t index) {
+  if (stopping.load()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (connections.size() >= static_cast<size_t>(std::max(limits.max_connections, 0))) {
+      // Resumed by Remove() when a connection closes.
+      if (std::find(paused.begin(), paused.end(), index) == paused.end()) paused.push_back(index);
+      return;
+    }
+  }
   size_t loop = next_loop.fetch_add(1) % loops.size();
   auto self = shared_from_this();
   acceptors[index]->async_accept(
@@ -48,27 +118,46 @@ void Server::State::Accept(size_t index) {
         if (self->stopping.load()) return;
         if (ec) {
           if (ec == asio::error::operation_aborted) return;
-          Logger().warn("accept on {} failed: {}", self->specs[index].name, ec.message());
-          // EMFILE and friends: keep accepting; the next attempt may succeed.
-        } else {
-          RequestContext ctx;
-          ctx.connection_id = self->next_id.fetch_add(1);
-          boost::system::error_code pec;
-          auto ep = s.remote_endpoint(pec);
-          ctx.peer = pec ? "unknown" : absl::StrCat(ep.address().to_string(), ":", ep.port());
-          ctx.listener = self->specs[index].name;
-          ctx.security_protocol = self->specs[index].security_protocol;
-          ctx.loop = loop;
-          auto conn = std::make_shared<Connection>(std::move(s), std::move(ctx), self->handler,
-                                                   self->limits, *self);
-          {
-            std::lock_guard<std::mutex> lock(self->mu);
-            self->connections[conn->context().connection_id] = conn;
+          if (OutOfResources(ec)) {
+            self->BackOff(index, ec);
+            return;
           }
-          asio::post(self->loops.context(loop), [conn] { conn->Start(); });
+          Logger().warn("accept on {} failed: {}", self->specs[index].name, ec.message());
+        } else {
+          self->OnAccepted(index, loop, std::move(s));
         }
         self->Accept(index);
       });
+}
+
+void Server::State::OnAccepted(size_t index, size_t loop, tcp::socket s) {
+  RequestContext ctx;
+  ctx.connection_id = next_id.fetch_add(1);
+  boost::system::error_code pec;
+  auto ep = s.remote_endpoint(pec);
+  const std::string ip = pec ? "unknown" : ep.address().to_string();
+  ctx.peer = pec ? "unknown" : absl::StrCat(ip, ":", ep.port());
+  ctx.listener = specs[index].name;
+  ctx.security_protocol = specs[index].security_protocol;
+  ctx.loop = loop;
+  auto conn = std::make_shared<Connection>(std::move(s), std::move(ctx), handler, limits, *this);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    int32_t& from_ip = per_ip[ip];
+    if (from_ip >= limits.max_connections_per_ip) {
+      // Kafka: TooManyConnectionsException, the socket closed at once.
+      Logger().info(
+          "Rejected connection from {}, address already has the configured maximum of {} "
+          "connections (max.connections.per.ip)",
+          ip, limits.max_connections_per_ip);
+      if (from_ip == 0) per_ip.erase(ip);
+      asio::post(loops.context(loop), [conn] { conn->Close("", false); });
+      return;
+    }
+    ++from_ip;
+    connections[conn->context().connection_id] = Entry{conn, ip};
+  }
+  asio::post(loops.context(loop), [conn] { conn->Start(); });
 }
 
 Server::Server(EventLoops& loops, RequestHandler& handler, ConnectionLimits limits)
@@ -135,8 +224,8 @@ void Server::StopAccepting() {
     }
   });
   std::lock_guard<std::mutex> lock(state->mu);
-  for (auto& [id, weak] : state->connections) {
-    if (auto conn = weak.lock()) {
+  for (auto& [id, entry] : state->connections) {
+    if (auto conn = entry.conn.lock()) {
       asio::post(state->loops.context(conn->context().loop), [conn] { conn->StopReading(); });
     }
   }
@@ -151,8 +240,8 @@ void Server::CloseAll() {
   std::vector<std::shared_ptr<Connection>> conns;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
-    for (auto& [id, weak] : state_->connections) {
-      if (auto conn = weak.lock()) conns.push_back(conn);
+    for (auto& [id, entry] : state_->connections) {
+      if (auto conn = entry.conn.lock()) conns.push_back(conn);
     }
   }
   for (auto& conn : conns) {

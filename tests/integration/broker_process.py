@@ -7,6 +7,7 @@ the process started here is ever signalled, by its PID.
 
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -21,8 +22,10 @@ class BrokerError(Exception):
 
 
 class Broker:
-    def __init__(self, fjord, settings=None, data_dir=None, extra_args=(), start_timeout=30.0):
+    def __init__(self, fjord, settings=None, data_dir=None, extra_args=(), start_timeout=30.0,
+                 nofile=None):
         self.fjord = fjord
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) for the broker, when set
         self.workdir = tempfile.mkdtemp(prefix="fjord-integ-")
         self.data_dir = data_dir or os.path.join(self.workdir, "data")
         os.makedirs(self.data_dir, exist_ok=True)
@@ -48,8 +51,12 @@ class Broker:
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         try:
+            limit = None
+            if self.nofile is not None:
+                def limit():
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=err, cwd=self.workdir)
+                                         stderr=err, cwd=self.workdir, preexec_fn=limit)
         finally:
             out.close()
             err.close()
@@ -94,6 +101,12 @@ class Broker:
 
     def pid(self):
         return self.proc.pid
+
+    def cpu_seconds(self):
+        """User plus system CPU time the broker has used."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:

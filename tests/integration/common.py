@@ -61,11 +61,13 @@ class BrokerTestCase(unittest.TestCase):
     """Starts one broker per test class (settings from BROKER_SETTINGS)."""
 
     BROKER_SETTINGS = {}
+    BROKER_NOFILE = None  # the broker's descriptor limit, when a test needs a small one
     broker = None
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = broker_process.Broker(FJORD, settings=dict(cls.BROKER_SETTINGS))
+        cls.broker = broker_process.Broker(FJORD, settings=dict(cls.BROKER_SETTINGS),
+                                           nofile=cls.BROKER_NOFILE)
         try:
             cls.broker.start()
         except Exception:

@@ -43,6 +43,11 @@ struct ConnectionLimits {
   int64_t max_inflight_bytes = 100 * 1024 * 1024;
   int32_t send_buffer_bytes = 102400;     // socket.send.buffer.bytes; -1 = OS default
   int32_t receive_buffer_bytes = 102400;  // socket.receive.buffer.bytes
+  // max.connections: at the limit the listeners stop accepting (new connections wait in
+  // the kernel's backlog, as behind Kafka's blocked acceptor) until one closes.
+  int32_t max_connections = INT32_MAX;
+  // max.connections.per.ip: a connection past it is closed at once, with a log line.
+  int32_t max_connections_per_ip = INT32_MAX;
 };
 
 struct RequestContext {
