@@ -8,6 +8,7 @@
 #include "fjord/base/crc32c.h"
 #include "fjord/base/endian.h"
 #include "fjord/base/varint.h"
+#include "fjord/protocol/inflater.h"
 
 namespace fjord::protocol {
 namespace {
@@ -240,6 +241,8 @@ absl::Status SetLogAppendTime(std::span<uint8_t> batch, int64_t append_time_ms) 
 RecordReader::RecordReader(const RecordBatchView& batch, RecordValidation validation)
     : batch_(batch), validation_(validation) {}
 
+RecordReader::~RecordReader() = default;
+
 bool RecordReader::Fail(absl::Status s) {
   status_ = absl::Status(s.code(), absl::StrCat(s.message(), At(batch_.position())));
   done_ = true;
@@ -251,6 +254,19 @@ bool RecordReader::Start() {
   const RecordBatchHeader& h = batch_.header();
   if (h.compression() == Compression::kNone) {
     data_ = batch_.records_data();
+  } else if (stream_) {
+    absl::StatusOr<std::unique_ptr<Inflater>> in =
+        Inflater::Open(h.compression(), batch_.records_data(), validation_.max_decompressed_size);
+    if (!in.ok()) return Fail(in.status());
+    inflater_ = std::move(*in);
+    // The count is checked against the limit here and against the records at the end.
+    if (h.records_count < 0 ||
+        static_cast<size_t>(h.records_count) > validation_.max_decompressed_size / kMinRecordSize) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("RecordsCount ", h.records_count, " records cannot fit in the limit of ",
+                       validation_.max_decompressed_size, " bytes")));
+    }
+    return true;
   } else {
     absl::Status s = Decompress(h.compression(), batch_.records_data(),
                                 validation_.max_decompressed_size, &decompressed_);
@@ -264,11 +280,44 @@ bool RecordReader::Start() {
   return true;
 }
 
+bool RecordReader::Fill(size_t need) {
+  if (!inflater_ || eof_ || data_.size() - pos_ >= need) return true;
+  constexpr size_t kWindow = 64 * 1024;
+  // Unread bytes to the front; the window grows only as far as one record needs.
+  const size_t unread = data_.size() - pos_;
+  if (pos_ > 0 && unread > 0)
+    std::memmove(decompressed_.data(), decompressed_.data() + pos_, unread);
+  pos_ = 0;
+  size_t have = unread;
+  const size_t want = std::max(need, kWindow);
+  if (decompressed_.size() < want) decompressed_.resize(want);
+  while (have < need && !eof_) {
+    absl::StatusOr<size_t> n = inflater_->Read(
+        std::span<uint8_t>(decompressed_.data() + have, decompressed_.size() - have));
+    if (!n.ok()) return Fail(n.status());
+    if (*n == 0) {
+      eof_ = true;
+      break;
+    }
+    have += *n;
+    inflated_ += *n;
+    if (inflated_ > validation_.max_decompressed_size) {
+      return Fail(absl::ResourceExhaustedError(
+          absl::StrCat(std::string(CompressionName(batch_.header().compression())),
+                       " data decompresses to more than the limit of ",
+                       validation_.max_decompressed_size, " bytes")));
+    }
+  }
+  data_ = std::span<const uint8_t>(decompressed_.data(), have);
+  return true;
+}
+
 bool RecordReader::Next() {
   if (done_) return false;
   if (!started_ && !Start()) return false;
   const int32_t count = batch_.header().records_count;
   if (read_ == count) {
+    if (!Fill(1)) return false;
     done_ = true;
     if (pos_ != data_.size()) {
       return Fail(absl::InvalidArgumentError(
@@ -276,6 +325,7 @@ bool RecordReader::Next() {
     }
     return false;
   }
+  if (!Fill(5)) return false;  // a Length varint
   if (pos_ >= data_.size()) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("batch declares ", count, " records but holds only ", read_)));
@@ -287,6 +337,17 @@ bool RecordReader::Next() {
   if (n == 0) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("record ", read_, ": bad Length varint at record byte ", pos_)));
+  }
+  if (inflater_ && length >= 0) {
+    // The whole record in the window; one past the limit is refused before it is read.
+    if (static_cast<size_t>(length) > validation_.max_decompressed_size) {
+      return Fail(absl::ResourceExhaustedError(
+          absl::StrCat("record ", read_, ": Length ", length, " is more than the limit of ",
+                       validation_.max_decompressed_size, " bytes")));
+    }
+    if (!Fill(n + static_cast<size_t>(length))) return false;
+    p = data_.data() + pos_;
+    end = data_.data() + data_.size();
   }
   if (length < 0 || static_cast<size_t>(length) > static_cast<size_t>(end - p) - n) {
     return Fail(absl::InvalidArgumentError(absl::StrCat("record ", read_, ": Length ", length,
@@ -379,6 +440,7 @@ absl::StatusOr<std::vector<Record>> ReadAllRecords(const RecordBatchView& batch,
                                                    std::vector<uint8_t>* storage,
                                                    RecordValidation validation) {
   RecordReader reader(batch, validation);
+  reader.stream_ = false;  // the records must all stay valid
   std::vector<Record> records;
   while (reader.Next()) records.push_back(reader.record());
   if (!reader.status().ok()) return reader.status();

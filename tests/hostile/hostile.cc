@@ -6,6 +6,35 @@ namespace {
 constexpr char kProbeTopic[] = "hostile-probe";
 }  // namespace
 
+protocol::ProduceRequest ProduceRequestOf(const std::string& topic, int32_t partition,
+                                          std::span<const uint8_t> batch) {
+  protocol::ProduceRequest req;
+  req.acks = -1;
+  req.timeout_ms = 10000;
+  protocol::ProduceRequest::TopicProduceData td;
+  td.name = topic;
+  protocol::ProduceRequest::PartitionProduceData pd;
+  pd.index = PartitionId(partition);
+  pd.records = protocol::RecordsView::Of(batch);
+  td.partition_data.push_back(pd);
+  req.topic_data.push_back(td);
+  return req;
+}
+
+protocol::OffsetCommitRequest CommitRequestOf(const std::string& group, const std::string& topic,
+                                              int64_t offset) {
+  protocol::OffsetCommitRequest req;
+  req.group_id = group;
+  protocol::OffsetCommitRequest::OffsetCommitRequestTopic t;
+  t.name = topic;
+  protocol::OffsetCommitRequest::OffsetCommitRequestPartition p;
+  p.partition_index = PartitionId(0);
+  p.committed_offset = Offset(offset);
+  t.partitions.push_back(p);
+  req.topics.push_back(t);
+  return req;
+}
+
 testing::BrokerProcess* HostileTest::broker_ = nullptr;
 std::unique_ptr<Probe> HostileTest::probe_;
 
@@ -31,16 +60,7 @@ void Probe::Reset() {
 void Probe::Run() {
   const std::vector<uint8_t> batch = SmallBatch();
   while (!stop_) {
-    protocol::ProduceRequest req;
-    req.acks = -1;
-    req.timeout_ms = 10000;
-    protocol::ProduceRequest::TopicProduceData td;
-    td.name = topic_;
-    protocol::ProduceRequest::PartitionProduceData pd;
-    pd.index = PartitionId(0);
-    pd.records = protocol::RecordsView::Of(batch);
-    td.partition_data.push_back(pd);
-    req.topic_data.push_back(td);
+    const protocol::ProduceRequest req = ProduceRequestOf(topic_, 0, batch);
     const auto start = std::chrono::steady_clock::now();
     auto resp = client_->Call<protocol::ProduceResponse>(client::Target::Leader(topic_, 0), req);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -140,16 +160,7 @@ void HostileTest::CreateTopic(const std::string& name, int partitions) {
 
 protocol::ProduceResponse::PartitionProduceResponse HostileTest::Produce(
     const std::string& topic, int32_t partition, std::span<const uint8_t> batch) {
-  protocol::ProduceRequest req;
-  req.acks = -1;
-  req.timeout_ms = 10000;
-  protocol::ProduceRequest::TopicProduceData td;
-  td.name = topic;
-  protocol::ProduceRequest::PartitionProduceData pd;
-  pd.index = PartitionId(partition);
-  pd.records = protocol::RecordsView::Of(batch);
-  td.partition_data.push_back(pd);
-  req.topic_data.push_back(td);
+  const protocol::ProduceRequest req = ProduceRequestOf(topic, partition, batch);
   auto resp = client_->Call<protocol::ProduceResponse>(client::Target::Any(), req);
   EXPECT_TRUE(resp.ok()) << resp.status();
   if (!resp.ok() || resp->responses.empty() || resp->responses[0].partition_responses.empty()) {

@@ -19,6 +19,7 @@
 #include "fjord/client/client.h"
 #include "fjord/protocol/messages/create_topics_request.h"
 #include "fjord/protocol/messages/create_topics_response.h"
+#include "fjord/protocol/messages/offset_commit_request.h"
 #include "fjord/protocol/messages/produce_request.h"
 #include "fjord/protocol/messages/produce_response.h"
 #include "fjord/protocol/record_batch_builder.h"
@@ -39,6 +40,14 @@ inline std::vector<uint8_t> SmallBatch(size_t value_bytes = 16) {
         std::nullopt, std::span<const uint8_t>(value));
   return *std::move(b).Build();
 }
+
+// A Produce of `batch` to one partition, acks=all.
+protocol::ProduceRequest ProduceRequestOf(const std::string& topic, int32_t partition,
+                                          std::span<const uint8_t> batch);
+
+// A member-less OffsetCommit of `offset` for `topic`-0.
+protocol::OffsetCommitRequest CommitRequestOf(const std::string& group, const std::string& topic,
+                                              int64_t offset);
 
 // Produces a small record every 20 ms to partition 0 of `topic` on its own client and
 // keeps the slowest answer (and any failure) since the last Reset.

@@ -185,15 +185,7 @@ TEST_F(RequestsTest, OversizedCommitMetadataIsOffsetMetadataTooLargeForThatParti
 TEST_F(RequestsTest, DeletingTheOffsetsTopicIsAcceptedAndGroupsComeBack) {
   CreateTopic("del-internal", 1);
   auto commit = [&](int64_t offset) {
-    protocol::OffsetCommitRequest req;
-    req.group_id = "del-group";
-    protocol::OffsetCommitRequest::OffsetCommitRequestTopic t;
-    t.name = "del-internal";
-    protocol::OffsetCommitRequest::OffsetCommitRequestPartition p;
-    p.partition_index = PartitionId(0);
-    p.committed_offset = Offset(offset);
-    t.partitions.push_back(p);
-    req.topics.push_back(t);
+    const protocol::OffsetCommitRequest req = CommitRequestOf("del-group", "del-internal", offset);
     auto resp =
         client().Call<protocol::OffsetCommitResponse>(client::Target::Group("del-group"), req);
     return resp.ok() ? Err(resp->topics[0].partitions[0].error_code)
@@ -224,15 +216,7 @@ class UnreadableRecordTest : public HostileTest {};
 
 TEST_F(UnreadableRecordTest, CoordinatorSkipsAnUnreadableRecordAndLoadsTheRest) {
   CreateTopic("unreadable", 1);
-  protocol::OffsetCommitRequest req;
-  req.group_id = "survivor";
-  protocol::OffsetCommitRequest::OffsetCommitRequestTopic t;
-  t.name = "unreadable";
-  protocol::OffsetCommitRequest::OffsetCommitRequestPartition p;
-  p.partition_index = PartitionId(0);
-  p.committed_offset = Offset(42);
-  t.partitions.push_back(p);
-  req.topics.push_back(t);
+  const protocol::OffsetCommitRequest req = CommitRequestOf("survivor", "unreadable", 42);
   auto committed =
       client().Call<protocol::OffsetCommitResponse>(client::Target::Group("survivor"), req);
   ASSERT_TRUE(committed.ok()) << committed.status();

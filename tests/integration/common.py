@@ -7,6 +7,7 @@ Without --fjord, $FJORD_BINARY or the release build path is used.
 import itertools
 import os
 import re
+import socket
 import sys
 import time
 import unittest
@@ -51,6 +52,24 @@ def main():
         sys.stderr.write("fjord binary not found: %s\n" % FJORD)
         sys.exit(2)
     unittest.main(argv=argv, verbosity=2)
+
+
+def open_raw(port):
+    """A plain TCP connection to the broker, TCP_NODELAY on."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def closed_by_peer(s, timeout):
+    """True when the peer closes s (EOF or reset) within timeout seconds."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
 
 
 def unique_topic(prefix="t"):

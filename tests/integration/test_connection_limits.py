@@ -14,10 +14,8 @@ import common
 import kafka_wire as kw
 
 
-def open_raw(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
+open_raw = common.open_raw
+closed_by_peer = common.closed_by_peer
 
 
 def api_versions_answered(s, cid, timeout):
@@ -31,16 +29,6 @@ def api_versions_answered(s, cid, timeout):
     except (ConnectionResetError, BrokenPipeError):
         return False
     return len(head) == 8
-
-
-def closed_by_peer(s, timeout):
-    s.settimeout(timeout)
-    try:
-        return s.recv(1) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 class MaxConnectionsTest(common.BrokerTestCase):

@@ -11,20 +11,8 @@ import kafka_wire as kw
 IDLE_MS = 4000
 
 
-def open_raw(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
-
-
-def closed_by_peer(s, timeout):
-    s.settimeout(timeout)
-    try:
-        return s.recv(1) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
+open_raw = common.open_raw
+closed_by_peer = common.closed_by_peer
 
 
 class ManyConnectionsTest(common.BrokerTestCase):

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -232,8 +233,11 @@ struct Record {
   std::span<const uint8_t> encoded;
 };
 
+class Inflater;
+
 struct RecordValidation {
-  // Records of a compressed batch may not decompress to more than this.
+  // Records of a compressed batch may not decompress to more than this (in all, and so
+  // any one record).
   size_t max_decompressed_size = 64u << 20;
   // Produce path: offset deltas must be 0, 1, 2, ... (Kafka's LogValidator). Otherwise
   // they must only increase and stay within LastOffsetDelta (compacted batches).
@@ -249,6 +253,7 @@ struct RecordValidation {
 class RecordReader {
  public:
   explicit RecordReader(const RecordBatchView& batch, RecordValidation validation = {});
+  ~RecordReader();
 
   // True when record() is the next record. False at the end, with status() OK only if
   // the batch held exactly RecordsCount well-formed records and nothing after them.
@@ -263,11 +268,21 @@ class RecordReader {
   bool Fail(absl::Status s);
   bool Start();
   bool ParseRecord(size_t at, size_t end);
+  // Streaming: makes at least `need` bytes from pos_ readable in data_ (fewer only at the
+  // end of the stream), moving what is unread to the front of the window first. False
+  // after a failure (status_ set).
+  bool Fill(size_t need);
 
   RecordBatchView batch_;
   RecordValidation validation_;
+  // Compressed batches are read a window at a time (at most the largest record, however
+  // large the batch inflates); ReadAllRecords decompresses the whole batch instead.
+  bool stream_ = true;
+  std::unique_ptr<Inflater> inflater_;
+  bool eof_ = false;
+  size_t inflated_ = 0;
   std::vector<uint8_t> decompressed_;
-  std::span<const uint8_t> data_;  // the (uncompressed) records
+  std::span<const uint8_t> data_;  // the (uncompressed) records, or the window over them
   size_t pos_ = 0;
   int32_t read_ = 0;
   int64_t last_delta_ = -1;
