@@ -173,7 +173,7 @@ absl::Status Node::Start() {
       p.raft.get(),
       [replicas, &p, prev = std::shared_ptr<const metadata::MetadataImage>()](
           std::shared_ptr<const metadata::MetadataImage> image) mutable {
-        replicas->ApplyImage(*image);
+        replicas->ApplyImage(image);
         std::vector<std::string> deleted = DeletedTopics(prev.get(), *image);
         prev = image;
         server::KafkaApis* apis = p.apis_for_images.load();
@@ -195,9 +195,8 @@ absl::Status Node::Start() {
   limits.max_frame_bytes = config_.GetInt("socket.request.max.bytes");
   limits.max_idle_ms = config_.GetLong("connections.max.idle.ms");
   limits.max_inflight_requests = config_.GetInt("queued.max.requests");
-  int64_t inflight_bytes = config_.GetLong("queued.max.request.bytes");
-  limits.max_inflight_bytes =
-      inflight_bytes > 0 ? inflight_bytes : 2 * static_cast<int64_t>(limits.max_frame_bytes);
+  limits.max_queued_request_bytes = config_.GetLong("queued.max.request.bytes");
+  limits.max_inflight_bytes = 2 * static_cast<int64_t>(limits.max_frame_bytes);
   limits.send_buffer_bytes = config_.GetInt("socket.send.buffer.bytes");
   limits.receive_buffer_bytes = config_.GetInt("socket.receive.buffer.bytes");
   limits.max_connections = config_.GetInt("max.connections");
@@ -224,6 +223,7 @@ absl::Status Node::Start() {
   }
   if (absl::Status s = p.controller->Start(endpoints); !s.ok()) return s;
   p.logs->StartBackgroundTasks();
+  p.replicas->StartRetrying();
   p.server->StartAccepting();
   started_ = true;
   return absl::OkStatus();

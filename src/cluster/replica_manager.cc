@@ -28,7 +28,43 @@ int32_t MinInsyncReplicas(const config::BrokerConfig& broker,
 
 ReplicaManager::ReplicaManager(net::EventLoops& loops, storage::LogManager& logs,
                                const config::BrokerConfig& config, NodeId node_id)
-    : loops_(loops), logs_(logs), config_(config), node_id_(node_id), per_loop_(loops.size()) {}
+    : loops_(loops),
+      logs_(logs),
+      config_(config),
+      node_id_(node_id),
+      per_loop_(loops.size()),
+      offline_(std::make_shared<const OfflineMap>()) {}
+
+std::shared_ptr<const ReplicaManager::OfflineMap> ReplicaManager::OfflinePartitions() const {
+  std::lock_guard<std::mutex> lock(offline_mu_);
+  return offline_;
+}
+
+bool ReplicaManager::IsOffline(const storage::TopicPartition& tp) const {
+  std::shared_ptr<const OfflineMap> offline = OfflinePartitions();
+  return offline->contains(tp);
+}
+
+void ReplicaManager::PublishOffline(OfflineMap offline) {
+  auto next = std::make_shared<const OfflineMap>(std::move(offline));
+  std::lock_guard<std::mutex> lock(offline_mu_);
+  offline_ = std::move(next);
+}
+
+void ReplicaManager::StartRetrying() {
+  if (retry_thread_.joinable()) return;
+  retry_thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(retry_mu_);
+    while (!retry_cv_.wait_for(lock, kOfflineRetryInterval, [this] { return retry_stop_; })) {
+      lock.unlock();
+      if (!OfflinePartitions()->empty()) {
+        std::lock_guard<std::mutex> apply(apply_mu_);
+        if (last_image_) ApplyImageLocked(*last_image_);
+      }
+      lock.lock();
+    }
+  });
+}
 
 size_t ReplicaManager::LoopOf(const storage::TopicPartition& tp) const {
   return absl::HashOf(tp.topic, tp.partition.value) % per_loop_.size();
@@ -58,10 +94,17 @@ void ReplicaManager::RunOnLoops(
   done.wait();
 }
 
-void ReplicaManager::ApplyImage(const metadata::MetadataImage& image) {
+void ReplicaManager::ApplyImage(std::shared_ptr<const metadata::MetadataImage> image) {
   std::lock_guard<std::mutex> lock(apply_mu_);
+  last_image_ = std::move(image);
+  ApplyImageLocked(*last_image_);
+}
+
+void ReplicaManager::ApplyImageLocked(const metadata::MetadataImage& image) {
   std::vector<std::vector<std::function<void(LoopPartitions&)>>> work(per_loop_.size());
   std::set<storage::TopicPartition> present;
+  std::shared_ptr<const OfflineMap> was_offline = OfflinePartitions();
+  OfflineMap offline;
 
   for (const auto& [name, topic] : image.topics()) {
     const std::map<std::string, std::string>& configs = image.TopicConfigs(name);
@@ -92,9 +135,16 @@ void ReplicaManager::ApplyImage(const metadata::MetadataImage& image) {
       if (it == hosted_.end()) {
         absl::StatusOr<std::shared_ptr<storage::Log>> log = logs_.GetOrCreateLog(tp, *log_config);
         if (!log.ok()) {
-          Logger().error("cannot open the log of {}: {}", tp.DirName(), log.status().message());
+          std::string error(log.status().message());
+          // Logged once per partition and error, not at every retry.
+          auto before = was_offline->find(tp);
+          if (before == was_offline->end() || before->second != error) {
+            Logger().error("partition {} is offline: cannot open its log: {}", tp.DirName(), error);
+          }
+          offline.emplace(tp, std::move(error));
           continue;
         }
+        if (was_offline->contains(tp)) Logger().info("partition {} is online again", tp.DirName());
         (*log)->UpdateConfig(*log_config);
         auto partition = std::make_shared<Partition>(tp, topic->id, *log, node_id_, state);
         work[loop].push_back([tp, partition](LoopPartitions& parts) { parts[tp] = partition; });
@@ -126,6 +176,8 @@ void ReplicaManager::ApplyImage(const metadata::MetadataImage& image) {
     work[LoopOf(tp)].push_back([tp](LoopPartitions& parts) { parts.erase(tp); });
   }
   RunOnLoops(std::move(work));
+  // Installed above, so a client told "online" finds the partition on its loop.
+  PublishOffline(std::move(offline));
   for (const storage::TopicPartition& tp : removed) {
     hosted_.erase(tp);
     if (absl::Status s = logs_.DeleteLog(tp); !s.ok() && !absl::IsNotFound(s)) {
@@ -146,7 +198,19 @@ void ReplicaManager::ApplyImage(const metadata::MetadataImage& image) {
   }
 }
 
+void ReplicaManager::StopRetrying() {
+  {
+    std::lock_guard<std::mutex> lock(retry_mu_);
+    retry_stop_ = true;
+  }
+  retry_cv_.notify_all();
+  if (retry_thread_.joinable()) retry_thread_.join();
+}
+
+ReplicaManager::~ReplicaManager() { StopRetrying(); }
+
 void ReplicaManager::Shutdown() {
+  StopRetrying();
   std::lock_guard<std::mutex> lock(apply_mu_);
   std::vector<std::vector<std::function<void(LoopPartitions&)>>> work(per_loop_.size());
   for (auto& w : work) w.push_back([](LoopPartitions& parts) { parts.clear(); });

@@ -156,8 +156,9 @@ const ConfigDef kBroker[] = {
     {"queued.max.requests", T::kInt, "500", 1, kNull, kAny,
      "requests in flight per connection before reading pauses", true, false, ""},
     {"queued.max.request.bytes", T::kLong, "-1", kNull, kNull, kAny,
-     "request bytes in flight per connection before reading pauses (-1 = twice "
-     "socket.request.max.bytes)",
+     "request bytes in flight over all connections before reading pauses (Kafka's memory "
+     "pool; -1 = no broker-wide bound; each connection is bounded at twice "
+     "socket.request.max.bytes either way)",
      true, false, ""},
     {"max.connections", T::kInt, FJORD_INT_MAX, 0, kNull, kAny,
      "connections the broker accepts in total", false, false, ""},

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fjord/net/server.h"
+#include "request_memory_pool.h"
 
 namespace fjord::net {
 
@@ -25,7 +26,7 @@ class ConnectionRegistry;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(boost::asio::ip::tcp::socket socket, RequestContext ctx, RequestHandler& handler,
-             const ConnectionLimits& limits, ConnectionRegistry& registry);
+             const ConnectionLimits& limits, ConnectionRegistry& registry, RequestMemoryPool& pool);
 
   void Start();
   // Stop reading new requests; answer those already read. Loop thread only.
@@ -41,7 +42,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   void StartRead();
-  void OnRead(const boost::system::error_code& ec, size_t n);
+  // The socket is readable and no frame is being read into its own buffer: reads into the
+  // shared buffer (taken from the loop's cache now, so an idle connection holds none).
+  void OnReadable(const boost::system::error_code& ec);
+  void OnBigFrameRead(const boost::system::error_code& ec, size_t n);
+  void OnReadError(const boost::system::error_code& ec);
+  // Gives the read buffer back to the loop's cache when it holds nothing.
+  void MaybeReleaseReadBuffer();
+  // Takes a frame's bytes from the broker-wide pool; false (and a wake-up armed) when it
+  // is spent.
+  bool Reserve(size_t bytes);
+  void OnMemoryAvailable();
   // Dispatches every complete frame in the read buffer while under the in-flight limits.
   void ProcessBuffer();
   void Dispatch(ByteBuffer frame);
@@ -63,9 +74,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RequestHandler& handler_;
   const ConnectionLimits& limits_;
   ConnectionRegistry& registry_;
+  RequestMemoryPool& pool_;
 
   // Small frames are parsed out of read_buf_; a frame larger than it gets its own buffer
-  // and is read into it directly.
+  // and is read into it directly. read_buf_ is empty while it holds no bytes: idle
+  // connections cost no buffer.
   std::vector<uint8_t> read_buf_;
   size_t read_len_ = 0;
   ByteBuffer big_frame_;
@@ -74,6 +87,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool stop_reading_ = false;
   bool closed_ = false;
+  bool waiting_memory_ = false;  // the request memory pool is spent: not reading
+  size_t reserved_bytes_ = 0;    // taken from pool_ and not yet given back
 
   std::deque<Slot> slots_;
   uint64_t front_seq_ = 0;  // sequence number of slots_.front()

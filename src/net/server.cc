@@ -20,7 +20,7 @@ using asio::ip::tcp;
 
 struct Server::State : public ConnectionRegistry, public std::enable_shared_from_this<State> {
   State(EventLoops& l, RequestHandler& h, ConnectionLimits lim)
-      : loops(l), handler(h), limits(lim) {}
+      : loops(l), handler(h), limits(lim), pool(lim.max_queued_request_bytes) {}
 
   void Remove(uint64_t id) override {
     std::vector<size_t> resume;
@@ -55,6 +55,7 @@ struct Server::State : public ConnectionRegistry, public std::enable_shared_from
   EventLoops& loops;
   RequestHandler& handler;
   ConnectionLimits limits;
+  RequestMemoryPool pool;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // on loop 0
   std::vector<ListenerSpec> specs;
   std::atomic<int64_t> pending{0};
@@ -140,7 +141,8 @@ void Server::State::OnAccepted(size_t index, size_t loop, tcp::socket s) {
   ctx.listener = specs[index].name;
   ctx.security_protocol = specs[index].security_protocol;
   ctx.loop = loop;
-  auto conn = std::make_shared<Connection>(std::move(s), std::move(ctx), handler, limits, *this);
+  auto conn =
+      std::make_shared<Connection>(std::move(s), std::move(ctx), handler, limits, *this, pool);
   {
     std::lock_guard<std::mutex> lock(mu);
     int32_t& from_ip = per_ip[ip];

@@ -35,6 +35,11 @@ class Broker {
 
   std::shared_ptr<const metadata::MetadataImage> image() const { return s.controller->image(); }
 
+  // The error for a partition not served on this node (`p` null or a follower):
+  // KAFKA_STORAGE_ERROR when this node should host it but could not open its log (it is
+  // offline), else NOT_LEADER_OR_FOLLOWER.
+  protocol::ErrorCode NotServedError(const storage::TopicPartition& tp) const;
+
   // Runs fn(i, partition) for each tps[i] on the partition's loop (partition is nullptr
   // when this node does not host it), then done() on the `home` loop. fn calls for
   // different i may run concurrently on different loops; each i is visited once.

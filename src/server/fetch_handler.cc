@@ -166,7 +166,7 @@ void FetchOperation::Read() {
         const FetchItem& item = self->items_[i];
         out = cluster::PartitionRead{};
         if (p == nullptr || !p->IsLeader()) {
-          out.error = ErrorCode::kNotLeaderOrFollower;
+          out.error = self->b_.NotServedError(self->tps_[i]);
           return;
         }
         if (ErrorCode e = p->CheckLeaderEpoch(item.current_leader_epoch); e != ErrorCode::kNone) {

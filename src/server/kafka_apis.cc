@@ -80,6 +80,11 @@ void KafkaApis::Handle(const net::RequestContext& ctx, ByteBuffer frame,
   served->handle(*broker_, std::move(r));
 }
 
+protocol::ErrorCode Broker::NotServedError(const storage::TopicPartition& tp) const {
+  return s.replicas->IsOffline(tp) ? protocol::ErrorCode::kKafkaStorageError
+                                   : protocol::ErrorCode::kNotLeaderOrFollower;
+}
+
 void Broker::ForEachPartition(size_t home, const std::vector<storage::TopicPartition>& tps,
                               std::function<void(size_t, cluster::Partition*)> fn,
                               std::function<void()> done) {

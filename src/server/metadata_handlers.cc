@@ -20,7 +20,11 @@ namespace {
 using controller::IsInternalTopic;
 using controller::ValidateTopicName;
 
-protocol::MetadataResponse::MetadataResponseTopic DescribeTopic(const metadata::TopicImage& t) {
+// A partition this node hosts but could not open is reported as Kafka reports a replica
+// on a failed log directory: no leader (LEADER_NOT_AVAILABLE) and this node offline.
+protocol::MetadataResponse::MetadataResponseTopic DescribeTopic(
+    const metadata::TopicImage& t, const cluster::ReplicaManager::OfflineMap& offline,
+    NodeId self) {
   protocol::MetadataResponse::MetadataResponseTopic out;
   out.name = t.name;
   out.topic_id = t.id;
@@ -32,7 +36,11 @@ protocol::MetadataResponse::MetadataResponseTopic DescribeTopic(const metadata::
     mp.leader_epoch = p.leader_epoch;
     mp.replica_nodes = p.replicas;
     mp.isr_nodes = p.isr;
-    if (p.leader.value < 0) mp.error_code = Code(ErrorCode::kLeaderNotAvailable);
+    if (!offline.empty() && offline.contains(storage::TopicPartition{t.name, p.partition})) {
+      mp.offline_replicas.push_back(self);
+      if (p.leader == self) mp.leader_id = NodeId(-1);
+    }
+    if (mp.leader_id.value < 0) mp.error_code = Code(ErrorCode::kLeaderNotAvailable);
     out.partitions.push_back(std::move(mp));
   }
   return out;
@@ -40,6 +48,8 @@ protocol::MetadataResponse::MetadataResponseTopic DescribeTopic(const metadata::
 
 void RespondMetadata(Broker& b, const RequestPtr& r, const protocol::MetadataRequest& req) {
   auto image = b.image();
+  std::shared_ptr<const cluster::ReplicaManager::OfflineMap> offline =
+      b.s.replicas->OfflinePartitions();
   protocol::MetadataResponse resp;
   for (const ServedBroker& sb : BrokersOn(*image, r->conn.listener)) {
     protocol::MetadataResponse::MetadataResponseBroker mb;
@@ -54,7 +64,8 @@ void RespondMetadata(Broker& b, const RequestPtr& r, const protocol::MetadataReq
   // v0: an empty list means every topic; v1+: null means every topic.
   const bool all = !req.topics.has_value() || (r->version == 0 && req.topics->empty());
   if (all) {
-    for (const auto& [name, topic] : image->topics()) resp.topics.push_back(DescribeTopic(*topic));
+    for (const auto& [name, topic] : image->topics())
+      resp.topics.push_back(DescribeTopic(*topic, *offline, b.s.node_id));
   } else {
     for (const auto& t : *req.topics) {
       const metadata::TopicImage* topic = nullptr;
@@ -64,7 +75,7 @@ void RespondMetadata(Broker& b, const RequestPtr& r, const protocol::MetadataReq
         topic = image->TopicById(t.topic_id);
       }
       if (topic != nullptr) {
-        resp.topics.push_back(DescribeTopic(*topic));
+        resp.topics.push_back(DescribeTopic(*topic, *offline, b.s.node_id));
         continue;
       }
       protocol::MetadataResponse::MetadataResponseTopic missing;

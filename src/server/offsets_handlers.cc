@@ -114,12 +114,12 @@ void HandleListOffsets(Broker& b, RequestPtr r) {
   const bool read_committed = req->isolation_level == 1;
   b.ForEachPartition(
       r->conn.loop, tps,
-      [req, resp, found, read_committed](size_t i, cluster::Partition* partition) {
+      [&b, req, resp, found, tps, read_committed](size_t i, cluster::Partition* partition) {
         auto [t, p] = found[i];
         const auto& q = req->topics[t].partitions[p];
         auto& pr = resp->topics[t].partitions[p];
         if (partition == nullptr || !partition->IsLeader()) {
-          pr.error_code = Code(ErrorCode::kNotLeaderOrFollower);
+          pr.error_code = Code(b.NotServedError(tps[i]));
           return;
         }
         if (ErrorCode e = partition->CheckLeaderEpoch(q.current_leader_epoch.value);
@@ -179,12 +179,12 @@ void HandleOffsetForLeaderEpoch(Broker& b, RequestPtr r) {
       &tps, NoRefusal);
   b.ForEachPartition(
       r->conn.loop, tps,
-      [req, resp, found](size_t i, cluster::Partition* partition) {
+      [&b, req, resp, found, tps](size_t i, cluster::Partition* partition) {
         auto [t, p] = found[i];
         const auto& q = req->topics[t].partitions[p];
         auto& pr = resp->topics[t].partitions[p];
         if (partition == nullptr || !partition->IsLeader()) {
-          pr.error_code = Code(ErrorCode::kNotLeaderOrFollower);
+          pr.error_code = Code(b.NotServedError(tps[i]));
           return;
         }
         if (ErrorCode e = partition->CheckLeaderEpoch(q.current_leader_epoch.value);
@@ -223,12 +223,12 @@ void HandleDeleteRecords(Broker& b, RequestPtr r) {
       &tps, NoRefusal);
   b.ForEachPartition(
       r->conn.loop, tps,
-      [req, resp, found](size_t i, cluster::Partition* partition) {
+      [&b, req, resp, found, tps](size_t i, cluster::Partition* partition) {
         auto [t, p] = found[i];
         const auto& q = req->topics[t].partitions[p];
         auto& pr = resp->topics[t].partitions[p];
         if (partition == nullptr || !partition->IsLeader()) {
-          pr.error_code = Code(ErrorCode::kNotLeaderOrFollower);
+          pr.error_code = Code(b.NotServedError(tps[i]));
           return;
         }
         // -1 means "up to the high watermark"; beyond it is OFFSET_OUT_OF_RANGE.

@@ -105,12 +105,13 @@ void HandleProduce(Broker& b, RequestPtr r) {
   const int16_t acks = req->acks;
   b.ForEachPartition(
       r->conn.loop, tps,
-      [req, resp, items, acks](size_t i, cluster::Partition* partition) {
+      [&b, req, resp, items, acks](size_t i, cluster::Partition* partition) {
         // The frame (and so the records) stays alive through `req`'s owner, the request.
         const Item& item = items[i];
         auto& pr = resp->responses[item.topic].partition_responses[item.partition];
         if (partition == nullptr || !partition->IsLeader()) {
-          pr.error_code = Code(ErrorCode::kNotLeaderOrFollower);
+          pr.error_code = Code(b.NotServedError(
+              storage::TopicPartition{req->topic_data[item.topic].name, pr.index}));
           return;
         }
         if (ErrorCode e = partition->CheckAcks(acks); e != ErrorCode::kNone) {

@@ -51,10 +51,10 @@ void HandleDescribeProducers(Broker& b, RequestPtr r) {
   }
   b.ForEachPartition(
       r->conn.loop, tps,
-      [resp, slots](size_t i, cluster::Partition* p) {
+      [&b, resp, slots, tps](size_t i, cluster::Partition* p) {
         Resp::PartitionResponse& pr = *slots[i];
         if (p == nullptr || !p->IsLeader()) {
-          pr.error_code = Code(ErrorCode::kNotLeaderOrFollower);
+          pr.error_code = Code(b.NotServedError(tps[i]));
           return;
         }
         for (const auto& [id, e] : p->log().Producers()) {

@@ -331,7 +331,7 @@ void Log::UpdateConfig(const LogConfig& config) {
 
 absl::Status Log::Flush(Offset offset) {
   absl::MutexLock flush_lock(&flush_mu_);
-  std::vector<std::shared_ptr<Segment>> to_sync;
+  std::vector<std::pair<std::shared_ptr<Segment>, Segment::SyncPlan>> to_sync;
   bool sync_dir = false;
   {
     absl::MutexLock lock(&mu_);
@@ -343,14 +343,19 @@ absl::Status Log::Flush(Offset offset) {
     for (const auto& [base, seg] : segments_) {
       if (base >= offset) break;
       if (seg->next_offset() > recovery_point_ || seg->next_offset() == base) {
-        to_sync.push_back(seg);
+        absl::StatusOr<Segment::SyncPlan> plan = seg->PrepareFlush();
+        if (!plan.ok()) {
+          for (const auto& prepared : to_sync) prepared.first->MarkDirty();
+          return plan.status();
+        }
+        to_sync.emplace_back(seg, std::move(*plan));
       }
     }
     sync_dir = dir_dirty_;
     dir_dirty_ = false;
   }
-  for (const std::shared_ptr<Segment>& seg : to_sync) {
-    if (absl::Status s = seg->Flush(); !s.ok()) {
+  for (const auto& [seg, plan] : to_sync) {
+    if (absl::Status s = seg->Sync(plan); !s.ok()) {
       absl::MutexLock lock(&mu_);
       dir_dirty_ = dir_dirty_ || sync_dir;
       return s;

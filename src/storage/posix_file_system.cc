@@ -192,6 +192,13 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+absl::Status SyncPath(FileSystem& fs, const std::string& path) {
+  absl::StatusOr<std::unique_ptr<File>> file = fs.Open(path, /*create=*/false);
+  if (absl::IsNotFound(file.status())) return absl::OkStatus();
+  if (!file.ok()) return file.status();
+  return (*file)->Sync();
+}
+
 absl::Status FileSystem::WriteFileAtomically(const std::string& path,
                                              std::span<const uint8_t> data) {
   std::string tmp = path + ".tmp";

@@ -589,15 +589,31 @@ absl::Status Segment::OnBecomeInactive() {
       {max_timestamp_, static_cast<int32_t>(offset_of_max_timestamp_ - base_offset_)});
 }
 
-absl::Status Segment::Flush() {
-  // Cleared first: a concurrent append (the log's lock is not held here) sets it again.
+absl::StatusOr<Segment::SyncPlan> Segment::PrepareFlush() {
+  // Cleared first: an append after this (once the log's lock is released) sets it again.
   dirty_ = false;
-  absl::Status s = log_->Sync();
-  if (s.ok()) s = offset_index_->Sync();
-  if (s.ok()) s = time_index_->Sync();
-  if (s.ok()) s = txn_index_->Sync();
+  absl::Status s = offset_index_->WritePending();
+  if (s.ok()) s = time_index_->WritePending();
+  if (!s.ok()) {
+    dirty_ = true;
+    return s;
+  }
+  return SyncPlan{log_, {offset_index_->path(), time_index_->path(), txn_index_->path()}};
+}
+
+absl::Status Segment::Sync(const SyncPlan& plan) {
+  absl::Status s = plan.log->Sync();
+  for (const std::string& path : plan.index_paths) {
+    if (s.ok()) s = SyncPath(fs_, path);
+  }
   if (!s.ok()) dirty_ = true;
   return s;
+}
+
+absl::Status Segment::Flush() {
+  absl::StatusOr<SyncPlan> plan = PrepareFlush();
+  if (!plan.ok()) return plan.status();
+  return Sync(*plan);
 }
 
 std::vector<std::string> Segment::FilePaths(const std::string& dir, Offset base_offset,
@@ -625,6 +641,10 @@ absl::Status Segment::AddSuffix(std::string_view suffix) {
       return s;
     }
   }
+  // The indexes open their files by path: follow the rename (FilePaths' order).
+  offset_index_->SetPath(to[1]);
+  time_index_->SetPath(to[2]);
+  txn_index_->SetPath(to[3]);
   return absl::OkStatus();
 }
 

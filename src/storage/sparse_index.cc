@@ -25,8 +25,19 @@ TimeIndexEntry TimeIndexEntry::Decode(const uint8_t* in) {
 }
 
 template <typename Entry>
+absl::StatusOr<const File*> SparseIndex<Entry>::ColdReader::Get() {
+  if (!file_) {
+    absl::StatusOr<std::unique_ptr<File>> f = index_.fs_.Open(index_.path_, /*create=*/false);
+    if (!f.ok()) return f.status();
+    file_ = std::move(*f);
+  }
+  return file_.get();
+}
+
+template <typename Entry>
 absl::StatusOr<std::unique_ptr<SparseIndex<Entry>>> SparseIndex<Entry>::Open(
     FileSystem& fs, const std::string& path, size_t max_bytes) {
+  // The descriptor lives for this function only.
   absl::StatusOr<std::unique_ptr<File>> file = fs.Open(path, /*create=*/true);
   if (!file.ok()) return file.status();
   absl::StatusOr<uint64_t> size = (*file)->Size();
@@ -36,9 +47,9 @@ absl::StatusOr<std::unique_ptr<SparseIndex<Entry>>> SparseIndex<Entry>::Open(
                                " is not a multiple of the entry size " +
                                std::to_string(Entry::kSize));
   }
-  std::unique_ptr<SparseIndex> index(new SparseIndex(std::move(*file), max_bytes));
+  std::unique_ptr<SparseIndex> index(new SparseIndex(fs, path, max_bytes));
   index->entries_ = index->written_ = *size / Entry::kSize;
-  if (absl::Status s = index->LoadWarm(); !s.ok()) return s;
+  if (absl::Status s = index->LoadWarm(**file); !s.ok()) return s;
   for (size_t i = 1; i < index->warm_.size(); ++i) {
     if (index->warm_[i].key() < index->warm_[i - 1].key()) {
       return absl::DataLossError(path + ": entries out of order");
@@ -48,13 +59,13 @@ absl::StatusOr<std::unique_ptr<SparseIndex<Entry>>> SparseIndex<Entry>::Open(
 }
 
 template <typename Entry>
-absl::Status SparseIndex<Entry>::LoadWarm() {
+absl::Status SparseIndex<Entry>::LoadWarm(const File& file) {
   warm_.clear();
   size_t n = std::min(entries_, kWarmEntries);
   std::vector<uint8_t> buf(n * Entry::kSize);
-  absl::StatusOr<size_t> got = file_->ReadAt((entries_ - n) * Entry::kSize, buf);
+  absl::StatusOr<size_t> got = file.ReadAt((entries_ - n) * Entry::kSize, buf);
   if (!got.ok()) return got.status();
-  if (*got != buf.size()) return absl::DataLossError(file_->path() + ": short read");
+  if (*got != buf.size()) return absl::DataLossError(path_ + ": short read");
   for (size_t i = 0; i < n; ++i) warm_.push_back(Entry::Decode(buf.data() + i * Entry::kSize));
   return absl::OkStatus();
 }
@@ -69,11 +80,11 @@ template <typename Entry>
 absl::Status SparseIndex<Entry>::Append(const Entry& e) {
   if (!warm_.empty()) {
     if (e.key() < warm_.back().key()) {
-      return absl::InvalidArgumentError(file_->path() + ": index key goes backwards");
+      return absl::InvalidArgumentError(path_ + ": index key goes backwards");
     }
     if (e.key() == warm_.back().key()) return absl::OkStatus();
   }
-  if (full()) return absl::ResourceExhaustedError(file_->path() + ": index is full");
+  if (full()) return absl::ResourceExhaustedError(path_ + ": index is full");
   ++entries_;
   warm_.push_back(e);
   if (warm_.size() > 2 * kWarmEntries) warm_.erase(warm_.begin(), warm_.end() - kWarmEntries);
@@ -87,10 +98,13 @@ absl::Status SparseIndex<Entry>::WritePending() {
   if (n == 0) return absl::OkStatus();
   uint8_t buf[kMaxPending * Entry::kSize];
   for (size_t i = 0; i < n; ++i) warm_[warm_.size() - n + i].Encode(buf + i * Entry::kSize);
-  if (absl::Status s = file_->WriteAt(written_ * Entry::kSize, {buf, n * Entry::kSize}); !s.ok()) {
+  absl::StatusOr<std::unique_ptr<File>> file = fs_.Open(path_, /*create=*/false);
+  if (!file.ok()) return file.status();
+  if (absl::Status s = (*file)->WriteAt(written_ * Entry::kSize, {buf, n * Entry::kSize});
+      !s.ok()) {
     // A partial entry would poison every later lookup: cut it off; the entries stay
     // pending for the next attempt.
-    (void)file_->Truncate(written_ * Entry::kSize);
+    (void)(*file)->Truncate(written_ * Entry::kSize);
     return s;
   }
   written_ = entries_;
@@ -100,27 +114,31 @@ absl::Status SparseIndex<Entry>::WritePending() {
 template <typename Entry>
 absl::Status SparseIndex<Entry>::Sync() {
   if (absl::Status s = WritePending(); !s.ok()) return s;
-  return file_->Sync();
+  return SyncPath(fs_, path_);
 }
 
 template <typename Entry>
 SparseIndex<Entry>::~SparseIndex() {
+  // The segment may be gone (deleted with its topic): then there is nothing to write to.
   (void)WritePending();
 }
 
 template <typename Entry>
-absl::StatusOr<Entry> SparseIndex<Entry>::ReadEntry(size_t i) const {
+absl::StatusOr<Entry> SparseIndex<Entry>::ReadEntry(ColdReader& reader, size_t i) const {
   size_t cold = entries_ - warm_.size();
   if (i >= cold) return warm_[i - cold];
+  absl::StatusOr<const File*> file = reader.Get();
+  if (!file.ok()) return file.status();
   uint8_t buf[Entry::kSize];
-  absl::StatusOr<size_t> n = file_->ReadAt(i * Entry::kSize, buf);
+  absl::StatusOr<size_t> n = (*file)->ReadAt(i * Entry::kSize, buf);
   if (!n.ok()) return n.status();
-  if (*n != Entry::kSize) return absl::DataLossError(file_->path() + ": short read");
+  if (*n != Entry::kSize) return absl::DataLossError(path_ + ": short read");
   return Entry::Decode(buf);
 }
 
 template <typename Entry>
-absl::StatusOr<size_t> SparseIndex<Entry>::UpperBound(typename Entry::Key target) const {
+absl::StatusOr<size_t> SparseIndex<Entry>::UpperBound(ColdReader& reader,
+                                                      typename Entry::Key target) const {
   size_t cold = entries_ - warm_.size();
   if (!warm_.empty() && warm_.front().key() <= target) {
     auto it = std::upper_bound(warm_.begin(), warm_.end(), target,
@@ -130,7 +148,7 @@ absl::StatusOr<size_t> SparseIndex<Entry>::UpperBound(typename Entry::Key target
   size_t lo = 0, hi = cold;  // first index in [lo, hi) with key > target
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    absl::StatusOr<Entry> e = ReadEntry(mid);
+    absl::StatusOr<Entry> e = ReadEntry(reader, mid);
     if (!e.ok()) return e.status();
     if (e->key() <= target) {
       lo = mid + 1;
@@ -142,16 +160,12 @@ absl::StatusOr<size_t> SparseIndex<Entry>::UpperBound(typename Entry::Key target
 }
 
 template <typename Entry>
-absl::StatusOr<size_t> SparseIndex<Entry>::LowerBound(typename Entry::Key target) const {
-  return PartitionPoint([target](const Entry& e) { return e.key() >= target; });
-}
-
-template <typename Entry>
 absl::StatusOr<std::optional<Entry>> SparseIndex<Entry>::Lookup(typename Entry::Key target) const {
-  absl::StatusOr<size_t> ub = UpperBound(target);
+  ColdReader cold(*this);
+  absl::StatusOr<size_t> ub = UpperBound(cold, target);
   if (!ub.ok()) return ub.status();
   if (*ub == 0) return std::optional<Entry>();
-  absl::StatusOr<Entry> e = ReadEntry(*ub - 1);
+  absl::StatusOr<Entry> e = ReadEntry(cold, *ub - 1);
   if (!e.ok()) return e.status();
   return std::optional<Entry>(*e);
 }
@@ -159,17 +173,19 @@ absl::StatusOr<std::optional<Entry>> SparseIndex<Entry>::Lookup(typename Entry::
 template <typename Entry>
 absl::StatusOr<std::optional<Entry>> SparseIndex<Entry>::LookupCeiling(
     typename Entry::Key target) const {
-  absl::StatusOr<size_t> lb = LowerBound(target);
+  ColdReader cold(*this);
+  absl::StatusOr<size_t> lb =
+      PartitionPointIn(cold, [target](const Entry& e) { return e.key() >= target; });
   if (!lb.ok()) return lb.status();
   if (*lb >= entries_) return std::optional<Entry>();
-  absl::StatusOr<Entry> e = ReadEntry(*lb);
+  absl::StatusOr<Entry> e = ReadEntry(cold, *lb);
   if (!e.ok()) return e.status();
   return std::optional<Entry>(*e);
 }
 
 template <typename Entry>
 absl::Status SparseIndex<Entry>::TruncateFrom(typename Entry::Key key) {
-  absl::StatusOr<size_t> lb = LowerBound(key);
+  absl::StatusOr<size_t> lb = PartitionPoint([key](const Entry& e) { return e.key() >= key; });
   if (!lb.ok()) return lb.status();
   return TruncateToEntries(*lb);
 }
@@ -191,14 +207,18 @@ absl::Status SparseIndex<Entry>::TruncateToEntries(size_t n) {
     entries_ = n;
     return absl::OkStatus();
   }
-  if (absl::Status s = file_->Truncate(n * Entry::kSize); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<File>> file = fs_.Open(path_, /*create=*/false);
+  if (!file.ok()) return file.status();
+  if (absl::Status s = (*file)->Truncate(n * Entry::kSize); !s.ok()) return s;
   entries_ = written_ = n;
-  return LoadWarm();
+  return LoadWarm(**file);
 }
 
 template <typename Entry>
 absl::Status SparseIndex<Entry>::Reset() {
-  if (absl::Status s = file_->Truncate(0); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<File>> file = fs_.Open(path_, /*create=*/false);
+  if (!file.ok()) return file.status();
+  if (absl::Status s = (*file)->Truncate(0); !s.ok()) return s;
   entries_ = written_ = 0;
   warm_.clear();
   return absl::OkStatus();

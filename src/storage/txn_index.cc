@@ -69,13 +69,13 @@ absl::StatusOr<std::unique_ptr<TxnIndex>> TxnIndex::Open(FileSystem& fs, const s
         path + ": size " + std::to_string(*size) + " is not a multiple of the entry size " +
         std::to_string(kEntrySize) + " (torn entry " + std::to_string(*size / kEntrySize) + ")");
   }
-  std::unique_ptr<TxnIndex> index(new TxnIndex(std::move(*file)));
+  std::unique_ptr<TxnIndex> index(new TxnIndex(fs, path));
   size_t entries = *size / kEntrySize;
   absl::Status order;
   std::optional<Offset> last;
-  absl::Status s = ScanEntries(*index->file_, entries, [&](size_t i, const AbortedTxn& txn) {
+  absl::Status s = ScanEntries(**file, entries, [&](size_t i, const AbortedTxn& txn) {
     if (last.has_value() && txn.last_offset <= *last) {
-      order = EntryError(*index->file_, i,
+      order = EntryError(**file, i,
                          "last offset " + std::to_string(txn.last_offset.value) +
                              " is not above the previous " + std::to_string(last->value));
       return false;
@@ -98,9 +98,11 @@ absl::Status TxnIndex::Append(const AbortedTxn& txn) {
   }
   uint8_t buf[kEntrySize];
   Encode(txn, buf);
-  if (absl::Status s = file_->WriteAt(size_bytes(), buf); !s.ok()) {
+  absl::StatusOr<std::unique_ptr<File>> file = OpenFile();
+  if (!file.ok()) return file.status();
+  if (absl::Status s = (*file)->WriteAt(size_bytes(), buf); !s.ok()) {
     // A torn entry would make the whole file unreadable: cut it off.
-    (void)file_->Truncate(size_bytes());
+    (void)(*file)->Truncate(size_bytes());
     return s;
   }
   ++entries_;
@@ -111,7 +113,10 @@ absl::Status TxnIndex::Append(const AbortedTxn& txn) {
 absl::StatusOr<TxnSearchResult> TxnIndex::CollectAbortedTxns(Offset fetch_offset,
                                                              Offset upper_bound_offset) const {
   TxnSearchResult result;
-  absl::Status s = ScanEntries(*file_, entries_, [&](size_t, const AbortedTxn& txn) {
+  if (entries_ == 0) return result;
+  absl::StatusOr<std::unique_ptr<File>> file = OpenFile();
+  if (!file.ok()) return file.status();
+  absl::Status s = ScanEntries(**file, entries_, [&](size_t, const AbortedTxn& txn) {
     if (txn.last_offset >= fetch_offset && txn.first_offset < upper_bound_offset) {
       result.aborted.push_back(txn);
     }
@@ -128,7 +133,10 @@ absl::StatusOr<TxnSearchResult> TxnIndex::CollectAbortedTxns(Offset fetch_offset
 absl::StatusOr<std::vector<AbortedTxn>> TxnIndex::AllAbortedTxns() const {
   std::vector<AbortedTxn> out;
   out.reserve(entries_);
-  absl::Status s = ScanEntries(*file_, entries_, [&](size_t, const AbortedTxn& txn) {
+  if (entries_ == 0) return out;
+  absl::StatusOr<std::unique_ptr<File>> file = OpenFile();
+  if (!file.ok()) return file.status();
+  absl::Status s = ScanEntries(**file, entries_, [&](size_t, const AbortedTxn& txn) {
     out.push_back(txn);
     return true;
   });
@@ -141,7 +149,9 @@ absl::Status TxnIndex::TruncateTo(Offset offset) {
   // Last offsets grow, so the entries to drop are a suffix: find where it starts.
   size_t keep = entries_;
   std::optional<Offset> new_last;
-  absl::Status s = ScanEntries(*file_, entries_, [&](size_t i, const AbortedTxn& txn) {
+  absl::StatusOr<std::unique_ptr<File>> file = OpenFile();
+  if (!file.ok()) return file.status();
+  absl::Status s = ScanEntries(**file, entries_, [&](size_t i, const AbortedTxn& txn) {
     if (txn.last_offset >= offset) {
       keep = i;
       return false;
@@ -151,14 +161,17 @@ absl::Status TxnIndex::TruncateTo(Offset offset) {
   });
   if (!s.ok()) return s;
   if (keep == entries_) return absl::OkStatus();
-  if (absl::Status t = file_->Truncate(keep * kEntrySize); !t.ok()) return t;
+  if (absl::Status t = (*file)->Truncate(keep * kEntrySize); !t.ok()) return t;
   entries_ = keep;
   last_offset_ = new_last;
   return absl::OkStatus();
 }
 
 absl::Status TxnIndex::Reset() {
-  if (absl::Status s = file_->Truncate(0); !s.ok()) return s;
+  if (entries_ == 0) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<File>> file = OpenFile();
+  if (!file.ok()) return file.status();
+  if (absl::Status s = (*file)->Truncate(0); !s.ok()) return s;
   entries_ = 0;
   last_offset_.reset();
   return absl::OkStatus();

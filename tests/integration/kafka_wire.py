@@ -564,6 +564,36 @@ def parse_api_versions(body, version):
     return out
 
 
+CREATE_TOPICS, DELETE_TOPICS = 19, 20
+
+
+def create_topics_request(correlation_id, name, partitions, replication_factor=1,
+                          timeout_ms=30000, validate_only=False):
+    """CreateTopics v2, one topic."""
+    topic = (string(name) + i32(partitions) + i16(replication_factor) + i32(0) + i32(0))
+    body = i32(1) + topic + i32(timeout_ms) + boolean(validate_only)
+    return request(CREATE_TOPICS, 2, correlation_id, body)
+
+
+def parse_create_topics_v2(body):
+    r = Reader(body)
+    r.i32()  # throttle
+    topics = r.array(lambda rr: (rr.string(), rr.i16(), rr.string()))
+    return {name: (error, message) for name, error, message in topics}
+
+
+def delete_topics_request(correlation_id, names, timeout_ms=30000):
+    """DeleteTopics v1."""
+    return request(DELETE_TOPICS, 1, correlation_id,
+                   array(names, string) + i32(timeout_ms))
+
+
+def parse_delete_topics_v1(body):
+    r = Reader(body)
+    r.i32()  # throttle
+    return dict(r.array(lambda rr: (rr.string(), rr.i16())))
+
+
 def parse_metadata_v1(body):
     r = Reader(body)
     brokers = r.array(lambda rr: (rr.i32(), rr.string(), rr.i32(), rr.string()))

@@ -5,10 +5,15 @@
 - max.connections.per.ip: a connection past it is closed at once, with Kafka's log line.
 - Out of file descriptors: the acceptor backs off (no spinning core, one log line per
   interval) and serves again once descriptors are free.
+- Idle connections cost no read buffer: thousands of them keep the broker's memory flat.
+- queued.max.request.bytes bounds request bytes in flight over the whole broker: past it
+  connections stop reading until memory is given back.
 """
 
 import os
+import resource
 import socket
+import struct
 import time
 import unittest
 
@@ -106,6 +111,107 @@ class DescriptorExhaustionTest(common.BrokerTestCase):
                 s.close()
         time.sleep(1.0)
         self.assert_well_behaved_client_served()
+
+
+def raise_own_descriptor_limit(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class IdleConnectionMemoryTest(common.BrokerTestCase):
+    def test_idle_connections_hold_no_read_buffers(self):
+        count = min(3000, raise_own_descriptor_limit(3300) - 200)
+        conns = []
+        try:
+            # Warm up: the loops' buffer caches and the allocator's arenas.
+            warm = [open_raw(self.broker.port) for _ in range(50)]
+            for i, s in enumerate(warm):
+                self.assertTrue(api_versions_answered(s, i, 10))
+            time.sleep(0.3)
+            before = self.broker.rss_kib()
+            for i in range(count):
+                s = open_raw(self.broker.port)
+                conns.append(s)
+                # Each connection has read and been answered once, then goes idle.
+                self.assertTrue(api_versions_answered(s, i, 10), "connection %d not served" % i)
+            time.sleep(0.5)
+            grown = self.broker.rss_kib() - before
+            per_connection = grown / count
+            # A connection's socket, timer and state are a few KiB; a 64 KiB read buffer
+            # held by every open connection is what this guards against.
+            self.assertLess(per_connection, 16,
+                            "RSS grew %d KiB for %d idle connections (%.1f KiB each)" %
+                            (grown, count, per_connection))
+            for s in warm:
+                s.close()
+        finally:
+            for s in conns:
+                s.close()
+        time.sleep(0.5)
+        self.assert_well_behaved_client_served()
+
+
+def send_partial_frame(port, declared, sent, timeout=0.5):
+    """A connection that announces a `declared`-byte request and sends up to `sent` bytes
+    of it (less when the broker stops reading for `timeout`)."""
+    s = open_raw(port)
+    # A Produce header, so the frame looks like the start of a real request.
+    body = struct.pack(">hhi", 0, 9, 7) + b"\x01" * (sent - 8)
+    s.settimeout(timeout)
+    try:
+        s.sendall(struct.pack(">i", declared) + body)
+    except socket.timeout:
+        pass
+    return s
+
+
+class BrokerRequestMemoryTest(common.BrokerTestCase):
+    BROKER_SETTINGS = {"queued.max.request.bytes": str(64 * 1024 * 1024)}
+
+    def test_half_sent_large_requests_are_bounded_broker_wide(self):
+        big = 50 * 1024 * 1024
+        before = self.broker.rss_kib()
+        holders = []
+        try:
+            # 20 connections each announce 50 MiB (within socket.request.max.bytes) and send
+            # 8 MiB of it: only those the pool admits get a frame buffer; the rest stop
+            # reading (their bytes wait in the kernel, not in the broker).
+            for _ in range(20):
+                holders.append(send_partial_frame(self.broker.port, big, 8 * 1024 * 1024))
+            time.sleep(1.5)
+            grown_mib = (self.broker.rss_kib() - before) / 1024
+            # Unbounded, the 20 buffers would hold 160 MiB of those bytes.
+            self.assertLess(grown_mib, 80,
+                            "RSS grew %.0f MiB for 20 part-sent 50 MiB requests" % grown_mib)
+            # The pool is spent: a new request is not read until memory comes back.
+            other = open_raw(self.broker.port)
+            self.assertFalse(api_versions_answered(other, 1, 1.5),
+                             "a request was read while queued.max.request.bytes was spent")
+            for s in holders:
+                s.close()
+            holders = []
+            other.settimeout(10)
+            self.assertEqual(len(other.recv(8)), 8, "answered once the pool had memory again")
+            other.close()
+        finally:
+            for s in holders:
+                s.close()
+        self.assertTrue(self.broker.alive())
+        self.assert_well_behaved_client_served()
+
+
+class UnboundedRequestMemoryTest(common.BrokerTestCase):
+    def test_without_a_broker_budget_a_half_sent_request_stalls_nobody(self):
+        holder = send_partial_frame(self.broker.port, 50 * 1024 * 1024, 4096)
+        try:
+            time.sleep(0.3)
+            other = open_raw(self.broker.port)
+            self.assertTrue(api_versions_answered(other, 1, 5))
+            other.close()
+        finally:
+            holder.close()
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@
 // each new MetadataImage: it opens or creates logs off the loops, then posts the Partition
 // objects to their loops.
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "fjord/base/types.h"
@@ -23,6 +26,7 @@ class ReplicaManager {
  public:
   ReplicaManager(net::EventLoops& loops, storage::LogManager& logs,
                  const config::BrokerConfig& config, NodeId node_id);
+  ~ReplicaManager();
   ReplicaManager(const ReplicaManager&) = delete;
   ReplicaManager& operator=(const ReplicaManager&) = delete;
 
@@ -35,9 +39,19 @@ class ReplicaManager {
   // partitions, applies topic config changes, deletes the logs of deleted topics, and
   // installs / removes Partition objects on their loops, waiting until each loop has done
   // so. Call off the loops (the metadata publisher runs on the controller thread), with
-  // the loops running. Errors are logged; a partition whose log cannot be opened is not
-  // hosted (clients see UNKNOWN_TOPIC_OR_PARTITION / KAFKA_STORAGE_ERROR).
-  void ApplyImage(const metadata::MetadataImage& image);
+  // the loops running. A partition whose log cannot be opened (out of descriptors, a
+  // failing disk) is offline: logged with its error, reported by OfflinePartitions(), and
+  // tried again with every image and every kOfflineRetryInterval.
+  void ApplyImage(std::shared_ptr<const metadata::MetadataImage> image);
+
+  // Partitions this node should host but could not open, with why. Any thread.
+  using OfflineMap = std::map<storage::TopicPartition, std::string>;
+  std::shared_ptr<const OfflineMap> OfflinePartitions() const;
+  bool IsOffline(const storage::TopicPartition& tp) const;
+
+  // Retries offline partitions in the background until Shutdown.
+  void StartRetrying();
+  static constexpr std::chrono::seconds kOfflineRetryInterval{5};
 
   // Removes every partition from the loops (before the LogManager shuts down). Off-loop.
   void Shutdown();
@@ -54,6 +68,9 @@ class ReplicaManager {
   using LoopPartitions = std::map<storage::TopicPartition, std::shared_ptr<Partition>>;
   // Runs each loop's batch of changes on that loop and waits for all of them.
   void RunOnLoops(std::vector<std::vector<std::function<void(LoopPartitions&)>>> work);
+  void ApplyImageLocked(const metadata::MetadataImage& image);
+  void PublishOffline(OfflineMap offline);
+  void StopRetrying();
 
   net::EventLoops& loops_;
   storage::LogManager& logs_;
@@ -63,6 +80,15 @@ class ReplicaManager {
   std::mutex apply_mu_;                               // one ApplyImage at a time
   std::map<storage::TopicPartition, Hosted> hosted_;  // guarded by apply_mu_
   bool strays_checked_ = false;                       // guarded by apply_mu_
+  std::shared_ptr<const metadata::MetadataImage> last_image_;  // guarded by apply_mu_
+
+  mutable std::mutex offline_mu_;
+  std::shared_ptr<const OfflineMap> offline_;  // guarded by offline_mu_; never null
+
+  std::mutex retry_mu_;
+  std::condition_variable retry_cv_;
+  bool retry_stop_ = false;  // guarded by retry_mu_
+  std::thread retry_thread_;
 };
 
 }  // namespace fjord::cluster

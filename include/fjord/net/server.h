@@ -9,9 +9,11 @@
 //
 // Limits (principle 9): a frame above `max_frame_bytes` closes the connection before any
 // of it is buffered; at most `max_inflight_requests` requests and `max_inflight_bytes`
-// request bytes are in the handler per connection — past that the connection stops
-// reading (back-pressure on the client's TCP window); a connection idle for
-// `max_idle_ms` is closed.
+// request bytes are in the handler per connection, and at most
+// `max_queued_request_bytes` over all connections (Kafka's memory pool) — past either the
+// connection stops reading (back-pressure on the client's TCP window) until replies are
+// written; a connection idle for `max_idle_ms` is closed. An idle connection holds no read
+// buffer.
 
 #include <cstdint>
 #include <functional>
@@ -37,10 +39,14 @@ struct BoundListener {
 };
 
 struct ConnectionLimits {
-  int32_t max_frame_bytes = 100 * 1024 * 1024;  // socket.request.max.bytes
-  int64_t max_idle_ms = 600000;                 // connections.max.idle.ms
-  int32_t max_inflight_requests = 500;          // queued.max.requests (per connection)
-  int64_t max_inflight_bytes = 100 * 1024 * 1024;
+  int32_t max_frame_bytes = 100 * 1024 * 1024;     // socket.request.max.bytes
+  int64_t max_idle_ms = 600000;                    // connections.max.idle.ms
+  int32_t max_inflight_requests = 500;             // queued.max.requests (per connection)
+  int64_t max_inflight_bytes = 200 * 1024 * 1024;  // per connection: 2 frames
+  // queued.max.request.bytes: request bytes in flight over the whole broker; <= 0 is no
+  // bound (Kafka's default, -1). One request larger than what is left still goes through
+  // while anything is left, so no frame size can wedge the broker.
+  int64_t max_queued_request_bytes = -1;
   int32_t send_buffer_bytes = 102400;     // socket.send.buffer.bytes; -1 = OS default
   int32_t receive_buffer_bytes = 102400;  // socket.receive.buffer.bytes
   // max.connections: at the limit the listeners stop accepting (new connections wait in

@@ -68,6 +68,11 @@ class FileSystem {
   absl::StatusOr<std::vector<uint8_t>> ReadWholeFile(const std::string& path);
 };
 
+// fsyncs the file at `path` through a descriptor of its own (fsync makes the file's data
+// durable whichever descriptor wrote it). A file gone by then (its segment renamed or
+// deleted meanwhile) is not an error: there is nothing left to make durable.
+absl::Status SyncPath(FileSystem& fs, const std::string& path);
+
 // The real file system (POSIX).
 FileSystem& PosixFileSystem();
 

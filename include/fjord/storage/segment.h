@@ -138,10 +138,21 @@ class Segment {
   // Before a roll: writes the final time-index entry so the segment's largest timestamp
   // survives a restart.
   absl::Status OnBecomeInactive();
-  // fsyncs the .log and every index.
+  // What a flush fsyncs, taken under the log's lock by PrepareFlush (which first writes
+  // the indexes' pending entries, so the files hold everything up to now) and synced by
+  // Sync outside it. The indexes are synced by path (they hold no descriptor); one renamed
+  // or deleted meanwhile is skipped.
+  struct SyncPlan {
+    std::shared_ptr<File> log;
+    std::vector<std::string> index_paths;
+  };
+  absl::StatusOr<SyncPlan> PrepareFlush();
+  absl::Status Sync(const SyncPlan& plan);
+  // Both steps, for a caller that holds the segment alone (open, recovery, close).
   absl::Status Flush();
   // Whether anything (log bytes, index entries) changed since the last Flush.
   bool dirty() const { return dirty_; }
+  void MarkDirty() { dirty_ = true; }
   // Renames every file to <name><suffix> (".deleted" before asynchronous removal).
   absl::Status AddSuffix(std::string_view suffix);
   // The current paths of the segment's files.

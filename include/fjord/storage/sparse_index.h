@@ -14,6 +14,11 @@
 // (kWarmEntries) are also kept in memory, since nearly every lookup is near the tail; older ones
 // are read with a binary search over the file.
 //
+// An index holds no file descriptor between operations (Kafka maps its indexes and closes
+// them): writes open the file, write and close it, and a search that misses the warm
+// entries opens it for the length of that search. A broker with 15,000 partitions so holds
+// one descriptor per segment (its log), not four.
+//
 // Owned by its Segment, on the partition's event loop. An index is never trusted after an
 // unclean stop: recovery rebuilds it from the log.
 
@@ -66,6 +71,8 @@ class SparseIndex {
   // non-decreasing, fails with kDataLoss: the caller rebuilds it from the log.
   static absl::StatusOr<std::unique_ptr<SparseIndex>> Open(FileSystem& fs, const std::string& path,
                                                            size_t max_bytes);
+  SparseIndex(const SparseIndex&) = delete;
+  SparseIndex& operator=(const SparseIndex&) = delete;
 
   size_t entries() const { return entries_; }
   bool full() const { return (entries_ + 1) * Entry::kSize > max_bytes_; }
@@ -88,16 +95,20 @@ class SparseIndex {
   // first entry satisfies it.
   template <typename Pred>
   absl::StatusOr<std::optional<Entry>> LastBefore(Pred at_or_after) const {
-    absl::StatusOr<size_t> p = PartitionPoint(at_or_after);
+    ColdReader cold(*this);
+    absl::StatusOr<size_t> p = PartitionPointIn(cold, at_or_after);
     if (!p.ok()) return p.status();
     if (*p == 0) return std::optional<Entry>();
-    absl::StatusOr<Entry> e = ReadEntry(*p - 1);
+    absl::StatusOr<Entry> e = ReadEntry(cold, *p - 1);
     if (!e.ok()) return e.status();
     return std::optional<Entry>(*e);
   }
   // Index of the first entry satisfying `at_or_after`.
   template <typename Pred>
-  absl::StatusOr<size_t> PartitionPoint(Pred at_or_after) const;
+  absl::StatusOr<size_t> PartitionPoint(Pred at_or_after) const {
+    ColdReader cold(*this);
+    return PartitionPointIn(cold, at_or_after);
+  }
 
   // Drops every entry whose key >= key (log truncation).
   absl::Status TruncateFrom(typename Entry::Key key);
@@ -105,23 +116,39 @@ class SparseIndex {
   // offset as well as in key, so this is a binary search too.
   absl::Status TruncateFromRelativeOffset(int32_t relative_offset);
   absl::Status Reset();
+  // Writes the entries not yet in the file (the newest entries_ - written_ of warm_), so
+  // that an fsync of the file (SyncPath) makes every entry durable. Under the log's lock.
+  absl::Status WritePending();
   // Writes pending entries, then fsyncs.
   absl::Status Sync();
-  const std::string& path() const { return file_->path(); }
+  const std::string& path() const { return path_; }
+  // The file was renamed (its segment got a suffix).
+  void SetPath(std::string path) { path_ = std::move(path); }
 
  private:
-  SparseIndex(std::unique_ptr<File> file, size_t max_bytes)
-      : file_(std::move(file)), max_bytes_(max_bytes) {}
-  absl::StatusOr<Entry> ReadEntry(size_t i) const;
-  // Index of the first entry with key > target (upper bound), over all entries.
-  absl::StatusOr<size_t> UpperBound(typename Entry::Key target) const;
-  absl::StatusOr<size_t> LowerBound(typename Entry::Key target) const;
-  absl::Status TruncateToEntries(size_t n);
-  // Writes the entries not yet in the file (the newest entries_ - written_ of warm_).
-  absl::Status WritePending();
-  absl::Status LoadWarm();
+  // The file for one search: opened on the first read that misses the warm entries.
+  class ColdReader {
+   public:
+    explicit ColdReader(const SparseIndex& index) : index_(index) {}
+    absl::StatusOr<const File*> Get();
 
-  std::unique_ptr<File> file_;
+   private:
+    const SparseIndex& index_;
+    std::unique_ptr<File> file_;
+  };
+
+  SparseIndex(FileSystem& fs, std::string path, size_t max_bytes)
+      : fs_(fs), path_(std::move(path)), max_bytes_(max_bytes) {}
+  absl::StatusOr<Entry> ReadEntry(ColdReader& cold, size_t i) const;
+  template <typename Pred>
+  absl::StatusOr<size_t> PartitionPointIn(ColdReader& cold, Pred at_or_after) const;
+  // Index of the first entry with key > target (upper bound), over all entries.
+  absl::StatusOr<size_t> UpperBound(ColdReader& cold, typename Entry::Key target) const;
+  absl::Status TruncateToEntries(size_t n);
+  absl::Status LoadWarm(const File& file);
+
+  FileSystem& fs_;
+  std::string path_;
   size_t max_bytes_;
   size_t entries_ = 0;
   size_t written_ = 0;       // entries in the file; the rest are pending in warm_
@@ -130,7 +157,8 @@ class SparseIndex {
 
 template <typename Entry>
 template <typename Pred>
-absl::StatusOr<size_t> SparseIndex<Entry>::PartitionPoint(Pred at_or_after) const {
+absl::StatusOr<size_t> SparseIndex<Entry>::PartitionPointIn(ColdReader& reader,
+                                                            Pred at_or_after) const {
   size_t cold = entries_ - warm_.size();
   if (!warm_.empty() && !at_or_after(warm_.front())) {
     auto it = std::partition_point(warm_.begin(), warm_.end(),
@@ -140,7 +168,7 @@ absl::StatusOr<size_t> SparseIndex<Entry>::PartitionPoint(Pred at_or_after) cons
   size_t lo = 0, hi = cold;  // first index in [lo, hi) that satisfies the predicate
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    absl::StatusOr<Entry> e = ReadEntry(mid);
+    absl::StatusOr<Entry> e = ReadEntry(reader, mid);
     if (!e.ok()) return e.status();
     if (!at_or_after(*e)) {
       lo = mid + 1;

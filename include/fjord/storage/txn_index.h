@@ -10,7 +10,8 @@
 // `last offset` is the offset of the ABORT marker and grows strictly from entry to entry;
 // `last stable offset` is the partition's LSO when the abort was written. Aborts are rare,
 // so the file is small and the index keeps only its entry count and last offset in memory:
-// every search reads the file (a broker holds thousands of these open at once).
+// every search reads the file. It holds no descriptor between operations (each opens the
+// file and closes it), and a search of an index with no entries touches no file.
 //
 // Owned by its Segment, on the partition's event loop; not thread-safe. After an unclean
 // stop, recovery drops the entries past the recovered end of the segment; rebuilding the
@@ -74,18 +75,24 @@ class TxnIndex {
   absl::Status TruncateTo(Offset offset);
   // Drops every entry.
   absl::Status Reset();
-  absl::Status Sync() { return file_->Sync(); }
+  absl::Status Sync() { return SyncPath(fs_, path_); }
 
   size_t entries() const { return entries_; }
   size_t size_bytes() const { return entries_ * kEntrySize; }
   // The last offset of the newest entry, or nullopt when the index is empty.
   std::optional<Offset> last_offset() const { return last_offset_; }
-  const std::string& path() const { return file_->path(); }
+  const std::string& path() const { return path_; }
+  // The file was renamed (its segment got a suffix).
+  void SetPath(std::string path) { path_ = std::move(path); }
 
  private:
-  explicit TxnIndex(std::unique_ptr<File> file) : file_(std::move(file)) {}
+  TxnIndex(FileSystem& fs, std::string path) : fs_(fs), path_(std::move(path)) {}
+  absl::StatusOr<std::unique_ptr<File>> OpenFile() const {
+    return fs_.Open(path_, /*create=*/false);
+  }
 
-  std::unique_ptr<File> file_;
+  FileSystem& fs_;
+  std::string path_;
   size_t entries_ = 0;
   std::optional<Offset> last_offset_;
 };
