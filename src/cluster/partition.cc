@@ -45,8 +45,15 @@ ErrorCode Partition::CheckAcks(int16_t required_acks) const {
 
 absl::StatusOr<storage::LogAppendInfo> Partition::AppendAsLeader(std::span<uint8_t> records,
                                                                  storage::AppendOrigin origin) {
+  storage::Log::LeaderAppendOptions options;
+  options.origin = origin;
+  return AppendAsLeader(records, options);
+}
+
+absl::StatusOr<storage::LogAppendInfo> Partition::AppendAsLeader(
+    std::span<uint8_t> records, const storage::Log::LeaderAppendOptions& options) {
   absl::StatusOr<storage::LogAppendInfo> info =
-      log_->AppendAsLeader(records, state_.leader_epoch, origin);
+      log_->AppendAsLeader(records, state_.leader_epoch, options);
   if (info.ok()) {
     MaybeIncrementHighWatermark();
     NotifyWaiters();

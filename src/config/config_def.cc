@@ -174,6 +174,10 @@ const ConfigDef kBroker[] = {
      true, false, ""},
     {"num.event.loop.threads", T::kInt, "0", 0, 1024, kAny,
      "Fjord only: event loops, one per core (0 = number of cores)", true, false, ""},
+    {"num.io.threads", T::kInt, "8", 1, 1024, kAny,
+     "threads for request work kept off the event loops: validating compressed or large "
+     "produce batches and the fsyncs of flush.messages",
+     true, false, ""},
     // Topics.
     {"num.partitions", T::kInt, "1", 1, kNull, kAny, "partitions of a topic created by default",
      false, false, ""},

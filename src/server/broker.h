@@ -6,12 +6,14 @@
 #include <span>
 #include <vector>
 
+#include "fjord/base/worker_pool.h"
 #include "fjord/cluster/replica_manager.h"
 #include "fjord/controller/quorum_controller.h"
 #include "fjord/coordinator/group_coordinator.h"
 #include "fjord/coordinator/txn_coordinator.h"
 #include "fjord/metadata/metadata_image.h"
 #include "fjord/server/fetch_session.h"
+#include "produce_order.h"
 #include "request.h"
 
 namespace fjord::server {
@@ -52,6 +54,10 @@ class Broker {
   std::unique_ptr<coordinator::GroupCoordinator> groups;
   std::unique_ptr<ProducerIdSource> producer_ids;
   std::unique_ptr<coordinator::TxnCoordinator> txns;
+  std::unique_ptr<ProduceOrder> produce_order;
+  // num.io.threads: produce work that must not hold an event loop. Last, so destroyed
+  // (its tasks run and joined) before what they use.
+  std::unique_ptr<WorkerPool> workers;
 };
 
 // The per-partition items of an OffsetCommit or TxnOffsetCommit, in request order; a

@@ -23,7 +23,10 @@ Broker::Broker(BrokerServices services)
           *s.loops, *s.replicas, *s.controller, *s.config, *s.clock, *groups,
           [ids = producer_ids.get()](std::function<void(absl::StatusOr<int64_t>)> done) {
             ids->Next(std::move(done));
-          })) {}
+          })),
+      produce_order(std::make_unique<ProduceOrder>(s.loops->size())),
+      workers(std::make_unique<WorkerPool>(static_cast<size_t>(s.config->GetInt("num.io.threads")),
+                                           "fjord-io")) {}
 
 KafkaApis::KafkaApis(BrokerServices services)
     : broker_(std::make_unique<Broker>(std::move(services))) {}

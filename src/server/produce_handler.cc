@@ -1,6 +1,9 @@
 // Produce: route each partition's batch to the partition's loop, append it there, and
 // answer in the request's shape (no answer at all for acks=0).
 
+#include <atomic>
+#include <optional>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "broker.h"
@@ -55,6 +58,37 @@ void CollapseDuplicates(protocol::ProduceRequest& req) {
   if (duplicates) req.topic_data = std::move(out);
 }
 
+// One Produce in flight: checked, record checks of heavy batches on a worker, appends on
+// the partitions' loops, owed fsyncs on a worker, then the answer on the connection's loop.
+class ProduceOp : public std::enable_shared_from_this<ProduceOp> {
+ public:
+  ProduceOp(Broker& broker, RequestPtr request,
+            std::shared_ptr<protocol::ProduceRequest> request_body,
+            std::shared_ptr<protocol::ProduceResponse> response, std::vector<Item> items,
+            std::vector<storage::TopicPartition> tps);
+  void Start();
+
+ private:
+  void Prevalidate(size_t i);
+  void Append();
+  void AppendOne(size_t i, cluster::Partition* partition);
+  void AfterAppends();
+  void Finish();
+
+  Broker& b;
+  RequestPtr r;
+  std::shared_ptr<protocol::ProduceRequest> req;
+  std::shared_ptr<protocol::ProduceResponse> resp;
+  std::vector<Item> items;
+  std::vector<storage::TopicPartition> tps;
+  std::atomic<size_t> remaining{0};  // prevalidations still running
+  std::shared_ptr<ProduceOrder::Ticket> ticket;
+  // Per item, each written by one thread at a time (a worker, then the partition's loop).
+  std::vector<std::optional<absl::StatusOr<std::vector<int64_t>>>> prevalidated;
+  std::vector<std::optional<Offset>> flush_due;
+  std::vector<std::shared_ptr<storage::Log>> flush_logs;
+};
+
 }  // namespace
 
 void HandleProduce(Broker& b, RequestPtr r) {
@@ -102,51 +136,150 @@ void HandleProduce(Broker& b, RequestPtr r) {
     }
     resp->responses.push_back(std::move(tr));
   }
-  const int16_t acks = req->acks;
+  auto op = std::make_shared<ProduceOp>(b, r, req, resp, std::move(items), std::move(tps));
+  op->Start();
+}
+
+ProduceOp::ProduceOp(Broker& broker, RequestPtr request,
+                     std::shared_ptr<protocol::ProduceRequest> request_body,
+                     std::shared_ptr<protocol::ProduceResponse> response, std::vector<Item> items,
+                     std::vector<storage::TopicPartition> tps)
+    : b(broker),
+      r(std::move(request)),
+      req(std::move(request_body)),
+      resp(std::move(response)),
+      items(std::move(items)),
+      tps(std::move(tps)),
+      prevalidated(this->items.size()),
+      flush_due(this->items.size()),
+      flush_logs(this->items.size()) {}
+
+void ProduceOp::Start() {
+  std::vector<size_t> heavy;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (storage::ValidationIsHeavy(items[i].records)) heavy.push_back(i);
+  }
+  auto self = shared_from_this();
+  const size_t loop = r->conn.loop;
+  const uint64_t connection = r->conn.connection_id;
+  ticket = b.produce_order->Enqueue(loop, connection);
+  if (heavy.empty()) {
+    b.produce_order->Ready(loop, connection, ticket, [self] { self->Append(); });
+    return;
+  }
+  // Decompressing and checking every record of a large batch runs on a worker, so the
+  // partitions of the event loops keep their latency; the append itself (offsets,
+  // producer state, the write) stays on the partition's loop.
+  remaining.store(heavy.size());
+  for (size_t i : heavy) {
+    auto task = [self, i] {
+      self->Prevalidate(i);
+      if (self->remaining.fetch_sub(1) != 1) return;
+      // Back on the connection's loop, in line behind the connection's earlier produces.
+      self->b.s.loops->Post(self->r->conn.loop, [self] {
+        self->b.produce_order->Ready(self->r->conn.loop, self->r->conn.connection_id, self->ticket,
+                                     [self] { self->Append(); });
+      });
+    };
+    if (!b.workers->Submit(task)) task();  // shutting down: validate here
+  }
+}
+
+void ProduceOp::Prevalidate(size_t i) {
+  // The partition's config as its log has it; without a log here the append path answers.
+  std::shared_ptr<storage::Log> log = b.s.replicas->log_manager().GetLog(tps[i]);
+  if (log == nullptr) return;
+  prevalidated[i] =
+      storage::PrevalidateRecords(items[i].records, log->config(), b.s.clock->NowMs());
+}
+
+void ProduceOp::Append() {
+  auto self = shared_from_this();
   b.ForEachPartition(
       r->conn.loop, tps,
-      [&b, req, resp, items, acks](size_t i, cluster::Partition* partition) {
-        // The frame (and so the records) stays alive through `req`'s owner, the request.
-        const Item& item = items[i];
-        auto& pr = resp->responses[item.topic].partition_responses[item.partition];
-        if (partition == nullptr || !partition->IsLeader()) {
-          pr.error_code = Code(b.NotServedError(
-              storage::TopicPartition{req->topic_data[item.topic].name, pr.index}));
+      [self](size_t i, cluster::Partition* partition) { self->AppendOne(i, partition); },
+      [self] { self->AfterAppends(); });
+}
+
+void ProduceOp::AppendOne(size_t i, cluster::Partition* partition) {
+  // The frame (and so the records) stays alive through `req`'s owner, the request.
+  const Item& item = items[i];
+  auto& pr = resp->responses[item.topic].partition_responses[item.partition];
+  if (partition == nullptr || !partition->IsLeader()) {
+    pr.error_code = Code(b.NotServedError(tps[i]));
+    return;
+  }
+  if (ErrorCode e = partition->CheckAcks(req->acks); e != ErrorCode::kNone) {
+    pr.error_code = Code(e);
+    return;
+  }
+  storage::Log::LeaderAppendOptions options;
+  if (prevalidated[i].has_value()) {
+    if (!prevalidated[i]->ok()) {
+      const absl::Status& s = prevalidated[i]->status();
+      pr.error_code = Code(storage::AppendErrorCode(storage::AppendErrorOf(s)));
+      pr.error_message = std::string(s.message());
+      pr.log_start_offset = partition->log().log_start_offset();
+      return;
+    }
+    options.prevalidated_max_timestamps = &**prevalidated[i];
+  }
+  options.deferred_flush = &flush_due[i];
+  absl::StatusOr<storage::LogAppendInfo> info = partition->AppendAsLeader(item.records, options);
+  if (!info.ok()) {
+    pr.error_code = Code(storage::AppendErrorCode(storage::AppendErrorOf(info.status())));
+    pr.error_message = std::string(info.status().message());
+    pr.log_start_offset = partition->log().log_start_offset();
+    return;
+  }
+  pr.base_offset = info->first_offset;
+  pr.log_append_time_ms = info->log_append_time;
+  pr.log_start_offset = info->log_start_offset;
+  if (flush_due[i]) flush_logs[i] = partition->shared_log();
+}
+
+void ProduceOp::AfterAppends() {
+  bool flushes = false;
+  for (const auto& due : flush_due) flushes = flushes || due.has_value();
+  if (!flushes) {
+    Finish();
+    return;
+  }
+  // flush.messages: the append is acknowledged once durable; the fsync runs on a worker.
+  auto self = shared_from_this();
+  auto task = [self] {
+    for (size_t i = 0; i < self->items.size(); ++i) {
+      if (!self->flush_due[i]) continue;
+      absl::Status s = self->flush_logs[i]->Flush(*self->flush_due[i]);
+      if (s.ok()) continue;
+      const Item& item = self->items[i];
+      auto& pr = self->resp->responses[item.topic].partition_responses[item.partition];
+      pr.error_code = Code(ErrorCode::kKafkaStorageError);
+      pr.error_message = absl::StrCat("flush failed: ", s.message());
+      pr.base_offset = Offset(-1);
+    }
+    self->b.s.loops->Post(self->r->conn.loop, [self] { self->Finish(); });
+  };
+  if (!b.workers->Submit(task)) task();
+}
+
+void ProduceOp::Finish() {
+  if (req->acks == 0) {
+    // Kafka: an acks=0 producer learns of a failure only by the connection closing.
+    for (const auto& tr : resp->responses) {
+      for (const auto& pr : tr.partition_responses) {
+        if (pr.error_code != 0) {
+          r->done(net::Reply::Close(absl::StrCat(
+              "acks=0 produce to ", tr.name, "-", pr.index.value,
+              " failed: ", Absl(protocol::ErrorName(static_cast<ErrorCode>(pr.error_code))))));
           return;
         }
-        if (ErrorCode e = partition->CheckAcks(acks); e != ErrorCode::kNone) {
-          pr.error_code = Code(e);
-          return;
-        }
-        absl::StatusOr<storage::LogAppendInfo> info = partition->AppendAsLeader(item.records);
-        if (!info.ok()) {
-          pr.error_code = Code(storage::AppendErrorCode(storage::AppendErrorOf(info.status())));
-          pr.error_message = std::string(info.status().message());
-          pr.log_start_offset = partition->log().log_start_offset();
-          return;
-        }
-        pr.base_offset = info->first_offset;
-        pr.log_append_time_ms = info->log_append_time;
-        pr.log_start_offset = info->log_start_offset;
-      },
-      [r, req, resp, acks] {
-        if (acks == 0) {
-          // Kafka: an acks=0 producer learns of a failure only by the connection closing.
-          for (const auto& tr : resp->responses) {
-            for (const auto& pr : tr.partition_responses) {
-              if (pr.error_code != 0) {
-                r->done(net::Reply::Close(absl::StrCat(
-                    "acks=0 produce to ", tr.name, "-", pr.index.value, " failed: ",
-                    Absl(protocol::ErrorName(static_cast<ErrorCode>(pr.error_code))))));
-                return;
-              }
-            }
-          }
-          r->done(net::Reply::None());
-          return;
-        }
-        Respond(*r, *resp);
-      });
+      }
+    }
+    r->done(net::Reply::None());
+    return;
+  }
+  Respond(*r, *resp);
 }
 
 }  // namespace fjord::server

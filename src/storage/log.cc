@@ -233,12 +233,22 @@ absl::Status Log::AfterAppend(const FlushPlan& plan) {
 
 absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
                                                   LeaderEpoch leader_epoch, AppendOrigin origin) {
+  LeaderAppendOptions options;
+  options.origin = origin;
+  return AppendAsLeader(records, leader_epoch, options);
+}
+
+absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
+                                                  LeaderEpoch leader_epoch,
+                                                  const LeaderAppendOptions& options) {
+  const AppendOrigin origin = options.origin;
   FlushPlan plan;
   absl::StatusOr<LogAppendInfo> out;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::FailedPreconditionError(dir_ + ": log is closed");
-    ValidationContext ctx{origin, active().next_offset(), leader_epoch, clock_.NowMs()};
+    ValidationContext ctx{origin, active().next_offset(), leader_epoch, clock_.NowMs(),
+                          options.prevalidated_max_timestamps};
     absl::StatusOr<LogAppendInfo> info = ValidateAndAssignOffsets(records, config_, ctx);
     if (!info.ok()) return info.status();
     const std::span<const uint8_t> valid = records.first(info->valid_bytes);
@@ -262,6 +272,10 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
     }
   }
   if (!out.ok()) return out;
+  if (options.deferred_flush != nullptr && plan.now) {
+    *options.deferred_flush = plan.now;
+    plan.now.reset();
+  }
   if (absl::Status s = AfterAppend(plan); !s.ok()) return s;
   return out;
 }

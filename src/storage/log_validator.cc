@@ -268,7 +268,14 @@ absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> record
       }
     }
     int64_t max_ts = h.max_timestamp;
-    if (config.validate_records) {
+    if (context.prevalidated_max_timestamps != nullptr) {
+      const std::vector<int64_t>& pre = *context.prevalidated_max_timestamps;
+      if (static_cast<size_t>(info.batch_count) >= pre.size()) {
+        return AppendFailure(AppendError::kCorruptMessage,
+                             "the records changed after they were validated");
+      }
+      max_ts = pre[static_cast<size_t>(info.batch_count)];
+    } else if (config.validate_records) {
       absl::StatusOr<int64_t> true_max =
           ValidateRecords(view, config, context.now_ms, check_timestamps);
       if (!true_max.ok()) return true_max.status();
@@ -312,6 +319,51 @@ absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> record
   }
   info.valid_bytes = it.position();
   return info;
+}
+
+bool ValidationIsHeavy(std::span<const uint8_t> records) {
+  if (records.size() > kInlineValidationBytes) return true;
+  for (size_t p = 0; p + protocol::kRecordBatchHeaderSize <= records.size();) {
+    const RecordBatchHeader h = RecordBatchHeader::Decode(records.data() + p);
+    if (h.magic != protocol::kMagicV2 || h.batch_length <= 0) return false;  // refused at once
+    if (h.compression() != protocol::Compression::kNone) return true;
+    p += h.size_in_bytes();
+  }
+  return false;
+}
+
+absl::StatusOr<std::vector<int64_t>> PrevalidateRecords(std::span<const uint8_t> records,
+                                                        const LogConfig& config, int64_t now_ms) {
+  BatchValidation bv;
+  bv.max_batch_size = static_cast<size_t>(std::max(config.max_message_bytes, 0));
+  bv.require_dense_offsets = true;
+  const bool log_append_time = config.message_timestamp_type == TimestampType::kLogAppendTime;
+  const bool check_timestamps =
+      !log_append_time && (config.message_timestamp_before_max_ms != kUnlimited ||
+                           config.message_timestamp_after_max_ms != kUnlimited);
+  std::vector<int64_t> out;
+  RecordBatchIterator it(records, bv);
+  while (it.Next()) {
+    const protocol::RecordBatchView& view = it.batch();
+    const RecordBatchHeader& h = view.header();
+    if (h.is_control()) {
+      out.push_back(h.max_timestamp);  // refused by the append itself
+      continue;
+    }
+    if (!config.validate_records) {
+      if (check_timestamps) {
+        if (absl::Status s = CheckTimestamp(h.max_timestamp, config, now_ms); !s.ok()) return s;
+        if (absl::Status s = CheckTimestamp(h.base_timestamp, config, now_ms); !s.ok()) return s;
+      }
+      out.push_back(h.max_timestamp);
+      continue;
+    }
+    absl::StatusOr<int64_t> max_ts = ValidateRecords(view, config, now_ms, check_timestamps);
+    if (!max_ts.ok()) return max_ts.status();
+    out.push_back(*max_ts);
+  }
+  if (absl::Status s = EndStatus(it); !s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<LogAppendInfo> ValidateReplicatedBatches(std::span<const uint8_t> records,

@@ -1,5 +1,13 @@
 #include "hostile.h"
 
+#include <zlib.h>
+
+#include <cstring>
+
+#include "fjord/base/crc32c.h"
+#include "fjord/base/endian.h"
+#include "fjord/base/varint.h"
+
 namespace fjord::hostile {
 
 namespace {
@@ -145,12 +153,19 @@ void HostileTest::ExpectUnharmed(long max_growth_kib, std::chrono::milliseconds 
 
 void HostileTest::TearDown() { client_.reset(); }
 
-void HostileTest::CreateTopic(const std::string& name, int partitions) {
+void HostileTest::CreateTopic(const std::string& name, int partitions,
+                              const std::map<std::string, std::string>& configs) {
   protocol::CreateTopicsRequest req;
   protocol::CreateTopicsRequest::CreatableTopic t;
   t.name = name;
   t.num_partitions = partitions;
   t.replication_factor = 1;
+  for (const auto& [key, value] : configs) {
+    protocol::CreateTopicsRequest::CreatableTopicConfig c;
+    c.name = key;
+    c.value = value;
+    t.configs.push_back(c);
+  }
   req.topics.push_back(t);
   auto resp = client_->Call<protocol::CreateTopicsResponse>(client::Target::Controller(), req);
   ASSERT_TRUE(resp.ok()) << resp.status();
@@ -169,6 +184,62 @@ protocol::ProduceResponse::PartitionProduceResponse HostileTest::Produce(
     return none;
   }
   return resp->responses[0].partition_responses[0];
+}
+
+// A gzip batch of `records` well-formed records with values of `value_bytes` zeros: about
+// a thousandth of the inflated size on the wire. Built as a stream, never whole.
+std::vector<uint8_t> GzipBomb(int32_t records, size_t value_bytes) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  std::vector<uint8_t> out(61);  // the batch header, filled in below
+  std::vector<uint8_t> chunk(1 << 16);
+  auto deflate_some = [&](const uint8_t* data, size_t n, int flush) {
+    zs.next_in = const_cast<Bytef*>(data);
+    zs.avail_in = static_cast<uInt>(n);
+    do {
+      zs.next_out = chunk.data();
+      zs.avail_out = static_cast<uInt>(chunk.size());
+      deflate(&zs, flush);
+      out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - zs.avail_out));
+    } while (zs.avail_out == 0);
+  };
+  const std::vector<uint8_t> zeros(value_bytes, 0);
+  for (int32_t i = 0; i < records; ++i) {
+    uint8_t head[32];
+    uint8_t body[32];
+    size_t b = 0;
+    body[b++] = 0;                                         // attributes
+    b += varint::PutUnsigned(body + b, 0);                 // timestamp delta 0 (zigzag)
+    b += varint::PutUnsigned(body + b, uint64_t(i) << 1);  // offset delta i
+    b += varint::PutUnsigned(body + b, 1);                 // key -1 (null)
+    b += varint::PutUnsigned(body + b, uint64_t(value_bytes) << 1);
+    const size_t length = b + value_bytes + 1;  // + header count 0
+    size_t h = varint::PutUnsigned(head, uint64_t(length) << 1);
+    std::memcpy(head + h, body, b);
+    deflate_some(head, h + b, Z_NO_FLUSH);
+    deflate_some(zeros.data(), zeros.size(), Z_NO_FLUSH);
+    const uint8_t no_headers = 0;
+    deflate_some(&no_headers, 1, i + 1 == records ? Z_FINISH : Z_NO_FLUSH);
+  }
+  deflateEnd(&zs);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  uint8_t* p = out.data();
+  be::Store64(p, 0);                                           // base offset
+  be::Store32(p + 8, static_cast<uint32_t>(out.size() - 12));  // batch length
+  be::Store32(p + 12, 0);                                      // partition leader epoch
+  p[16] = 2;                                                   // magic
+  be::Store16(p + 21, 1);                                      // attributes: gzip
+  be::Store32(p + 23, static_cast<uint32_t>(records - 1));     // last offset delta
+  be::Store64(p + 27, static_cast<uint64_t>(now));
+  be::Store64(p + 35, static_cast<uint64_t>(now));
+  be::Store64(p + 43, static_cast<uint64_t>(-1));  // producer id
+  be::Store16(p + 51, static_cast<uint16_t>(-1));
+  be::Store32(p + 53, static_cast<uint32_t>(-1));
+  be::Store32(p + 57, static_cast<uint32_t>(records));
+  be::Store32(p + 17, crc32c::Value(p + 21, out.size() - 21));
+  return out;
 }
 
 }  // namespace fjord::hostile

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,6 +43,10 @@ inline std::vector<uint8_t> SmallBatch(size_t value_bytes = 16) {
 }
 
 // A Produce of `batch` to one partition, acks=all.
+// A gzip batch of `records` well-formed records with values of `value_bytes` zeros: about
+// a thousandth of the inflated size on the wire. Built as a stream, never whole.
+std::vector<uint8_t> GzipBomb(int32_t records, size_t value_bytes);
+
 protocol::ProduceRequest ProduceRequestOf(const std::string& topic, int32_t partition,
                                           std::span<const uint8_t> batch);
 
@@ -89,7 +94,8 @@ class HostileTest : public ::testing::Test {
   client::Options Opts() const;
   client::Client& client() { return *client_; }
   // Creates `name` with `partitions` partitions and waits until it is served.
-  void CreateTopic(const std::string& name, int partitions);
+  void CreateTopic(const std::string& name, int partitions,
+                   const std::map<std::string, std::string>& configs = {});
   // Produce of `batch` to one partition; the partition's answer.
   protocol::ProduceResponse::PartitionProduceResponse Produce(const std::string& topic,
                                                               int32_t partition,

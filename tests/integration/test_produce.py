@@ -128,6 +128,33 @@ class ProduceTest(common.BrokerTestCase):
             time.sleep(0.1)
         self.assertEqual(values, [b"fire", b"forget"])
 
+    def test_pipelined_produces_append_in_request_order_large_or_small(self):
+        # Batches over 64 KiB are checked on a worker before their append; smaller ones are
+        # not. Pipelined on one connection, they must still land in request order.
+        c = self.c
+        big = [b"B" * 70000]
+        frames = b""
+        expected = []
+        for i in range(20):
+            values = big if i % 2 == 0 else [b"small-%d" % i]
+            frames += kw.produce_request(200 + i, self.topic, 0, kw.record_batch(values))
+            expected += values
+        c.send_raw(frames)
+        offsets = []
+        for i in range(20):
+            cid, body = c.recv_frame()
+            self.assertEqual(cid, 200 + i)
+            r = kw.parse_produce(body, 7)[(self.topic, 0)]
+            self.assertEqual(r["error"], kw.NONE)
+            offsets.append(r["base_offset"])
+        self.assertEqual(offsets, list(range(20)), "appends out of request order")
+        got = []
+        while len(got) < len(expected):
+            more = self.fetch_values(len(got))
+            self.assertTrue(more)
+            got += more
+        self.assertEqual(got, expected)
+
     def test_errors_for_one_partition_do_not_affect_the_connection(self):
         for _ in range(3):
             self.assertEqual(

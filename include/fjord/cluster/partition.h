@@ -72,6 +72,8 @@ class Partition {
   // Leader append. Failures carry storage's AppendError (see storage/log_validator.h).
   absl::StatusOr<storage::LogAppendInfo> AppendAsLeader(
       std::span<uint8_t> records, storage::AppendOrigin origin = storage::AppendOrigin::kClient);
+  absl::StatusOr<storage::LogAppendInfo> AppendAsLeader(
+      std::span<uint8_t> records, const storage::Log::LeaderAppendOptions& options);
   // Writes a transaction marker (WriteTxnMarkers): ends the producer's transaction here.
   absl::StatusOr<storage::LogAppendInfo> AppendTxnMarker(ProducerId producer_id,
                                                          ProducerEpoch producer_epoch, bool commit,

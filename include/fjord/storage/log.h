@@ -88,11 +88,22 @@ class Log {
 
   // Leader append: validates (log_validator.h), assigns offsets from the log end offset,
   // stamps `leader_epoch`, writes. Failures carry an AppendError; nothing is appended.
-  // With flush.messages reached it fsyncs before returning (on the caller's thread: the
-  // server runs such appends off its event loop); a failed fsync is KAFKA_STORAGE_ERROR
-  // although the bytes are in the log.
+  // With flush.messages reached it fsyncs before returning, on the caller's thread, unless
+  // the options defer that fsync to the caller (the produce path runs it on a worker); a
+  // failed fsync is KAFKA_STORAGE_ERROR although the bytes are in the log.
   absl::StatusOr<LogAppendInfo> AppendAsLeader(std::span<uint8_t> records, LeaderEpoch leader_epoch,
                                                AppendOrigin origin = AppendOrigin::kClient);
+  struct LeaderAppendOptions {
+    AppendOrigin origin = AppendOrigin::kClient;
+    // The record checks ran already, off the loop (PrevalidateRecords): their result.
+    const std::vector<int64_t>* prevalidated_max_timestamps = nullptr;
+    // Set: an fsync the append owes (flush.messages) is not run here but its offset left
+    // in *deferred_flush, for the caller to Flush() off its event loop before it
+    // acknowledges the append.
+    std::optional<Offset>* deferred_flush = nullptr;
+  };
+  absl::StatusOr<LogAppendInfo> AppendAsLeader(std::span<uint8_t> records, LeaderEpoch leader_epoch,
+                                               const LeaderAppendOptions& options);
   // Follower append: keeps the leader's offsets and epochs (which feed the epoch cache).
   absl::StatusOr<LogAppendInfo> AppendAsFollower(std::span<const uint8_t> records);
 

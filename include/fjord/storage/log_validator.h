@@ -58,6 +58,9 @@ struct ValidationContext {
   Offset next_offset{0};
   LeaderEpoch leader_epoch{-1};
   int64_t now_ms = 0;
+  // The record-level checks already ran (PrevalidateRecords, off the event loop) and found
+  // these largest timestamps, one per batch: they are not run again.
+  const std::vector<int64_t>* prevalidated_max_timestamps = nullptr;
 };
 
 // One idempotent batch (KIP-98): its sequence range and where it landed in the log.
@@ -116,6 +119,17 @@ struct LogAppendInfo {
 absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> records,
                                                        const LogConfig& config,
                                                        const ValidationContext& context);
+
+// The expensive part of a leader append's validation, which needs no log state: every
+// record of every batch decompressed and checked (framing, offset deltas, timestamps
+// against `now_ms`). Returns each batch's true largest timestamp, for
+// ValidationContext::prevalidated_max_timestamps. Thread-safe; runs on a worker.
+absl::StatusOr<std::vector<int64_t>> PrevalidateRecords(std::span<const uint8_t> records,
+                                                        const LogConfig& config, int64_t now_ms);
+// Whether validating `records` may take long enough to hold an event loop: a compressed
+// batch (its inflated size is unknown until read) or more than kInlineValidationBytes.
+inline constexpr size_t kInlineValidationBytes = 64 * 1024;
+bool ValidationIsHeavy(std::span<const uint8_t> records);
 
 // Follower append: validates framing and CRC and that offsets only grow from
 // `next_offset`; leaves every byte as the leader wrote it.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "fjord/base/endian.h"
 #include "fjord/storage/log.h"
@@ -139,6 +140,68 @@ TEST_F(LogAppendTest, RejectsWithKafkasErrorsAndAppendsNothing) {
             AppendError::kInvalidRecord);
   EXPECT_TRUE(log->AppendAsLeader(control, LeaderEpoch(0), AppendOrigin::kCoordinator).ok());
   EXPECT_EQ(log->log_end_offset(), Offset(1));
+}
+
+TEST_F(LogAppendTest, HeavyBatchesAreCompressedOrLarge) {
+  EXPECT_FALSE(ValidationIsHeavy(MakeBatch(10, 100, clock_.NowMs())));
+  EXPECT_TRUE(ValidationIsHeavy(MakeBatch(10, 100, clock_.NowMs(), protocol::Compression::kLz4)));
+  EXPECT_TRUE(ValidationIsHeavy(MakeBatch(100, 1000, clock_.NowMs())));  // > 64 KiB
+  std::vector<uint8_t> garbage(100, 0xff);
+  EXPECT_FALSE(ValidationIsHeavy(garbage));  // refused at once, on the loop
+}
+
+// The record checks run beforehand (as on a worker) give the same answers as inline, and
+// the append trusts their timestamps instead of reading the records again.
+TEST_F(LogAppendTest, PrevalidatedRecordsAreAppendedWithTheirTimestamps) {
+  LogConfig config;
+  config.message_timestamp_before_max_ms = 1000;
+  config.message_timestamp_after_max_ms = 1000;
+  auto log = OpenLog(config);
+  std::vector<uint8_t> old = MakeBatch(3, 10, clock_.NowMs() - 5000, protocol::Compression::kZstd);
+  auto pre = PrevalidateRecords(old, config, clock_.NowMs());
+  EXPECT_EQ(AppendErrorOf(pre.status()), AppendError::kInvalidTimestamp);
+
+  std::vector<uint8_t> fine = MakeBatch(3, 10, clock_.NowMs(), protocol::Compression::kZstd);
+  pre = PrevalidateRecords(fine, config, clock_.NowMs());
+  ASSERT_TRUE(pre.ok()) << pre.status();
+  ASSERT_EQ(pre->size(), 1u);
+  EXPECT_EQ((*pre)[0], clock_.NowMs() + 2);  // the largest record timestamp
+  Log::LeaderAppendOptions options;
+  options.prevalidated_max_timestamps = &*pre;
+  auto info = log->AppendAsLeader(fine, LeaderEpoch(0), options);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->max_timestamp, clock_.NowMs() + 2);
+  EXPECT_EQ(log->log_end_offset(), Offset(3));
+
+  // A result that does not match the records (more batches than validated) is refused.
+  std::vector<int64_t> none;
+  options.prevalidated_max_timestamps = &none;
+  std::vector<uint8_t> again = MakeBatch(1, 10, clock_.NowMs());
+  info = log->AppendAsLeader(again, LeaderEpoch(0), options);
+  EXPECT_EQ(AppendErrorOf(info.status()), AppendError::kCorruptMessage);
+  EXPECT_EQ(log->log_end_offset(), Offset(3));
+}
+
+// flush.messages with a deferred flush: the append leaves the fsync to its caller and the
+// recovery point moves only when the caller flushes.
+TEST_F(LogAppendTest, AFlushOwedByTheAppendCanBeLeftToTheCaller) {
+  LogConfig config;
+  config.flush_messages = 1;
+  auto log = OpenLog(config);
+  std::optional<Offset> due;
+  Log::LeaderAppendOptions options;
+  options.deferred_flush = &due;
+  std::vector<uint8_t> batch = MakeBatch(2, 10, clock_.NowMs());
+  ASSERT_TRUE(log->AppendAsLeader(batch, LeaderEpoch(0), options).ok());
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(*due, Offset(2));
+  EXPECT_EQ(log->recovery_point(), Offset(0));
+  ASSERT_TRUE(log->Flush(*due).ok());
+  EXPECT_EQ(log->recovery_point(), Offset(2));
+  // Without the option the append fsyncs itself.
+  std::vector<uint8_t> next = MakeBatch(1, 10, clock_.NowMs());
+  ASSERT_TRUE(log->AppendAsLeader(next, LeaderEpoch(0)).ok());
+  EXPECT_EQ(log->recovery_point(), Offset(3));
 }
 
 TEST_F(LogAppendTest, MalformedRecordsInsideAValidCrcAreInvalidRecord) {
