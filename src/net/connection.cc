@@ -164,11 +164,25 @@ void Connection::MaybeReleaseReadBuffer() {
 
 bool Connection::Reserve(size_t bytes) {
   if (!pool_.bounded()) return true;
+  if (granted_bytes_ > 0) {
+    // Granted while this connection waited: for the frame it waited for, still first in
+    // line (anything else gives the grant back and asks again).
+    const size_t granted = granted_bytes_;
+    granted_bytes_ = 0;
+    if (granted == bytes) return true;
+    reserved_bytes_ -= granted;
+    pool_.Release(granted);
+  }
   std::weak_ptr<Connection> weak = weak_from_this();
   auto* io = &static_cast<asio::io_context&>(socket_.get_executor().context());
-  const bool ok = pool_.ReserveOrWait(bytes, [weak, io] {
-    asio::post(*io, [weak] {
-      if (auto self = weak.lock()) self->OnMemoryAvailable();
+  RequestMemoryPool* pool = &pool_;
+  const bool ok = pool_.ReserveOrWait(bytes, [weak, io, pool, bytes] {
+    asio::post(*io, [weak, pool, bytes] {
+      if (auto self = weak.lock()) {
+        self->OnMemoryGranted(bytes);
+      } else {
+        pool->Release(bytes);
+      }
     });
   });
   if (ok) {
@@ -179,8 +193,14 @@ bool Connection::Reserve(size_t bytes) {
   return ok;
 }
 
-void Connection::OnMemoryAvailable() {
-  if (closed_ || !waiting_memory_) return;
+void Connection::OnMemoryGranted(size_t bytes) {
+  reserved_bytes_ += bytes;  // given back by Close if the connection is gone meanwhile
+  if (closed_) {
+    pool_.Release(bytes);
+    reserved_bytes_ -= bytes;
+    return;
+  }
+  granted_bytes_ = bytes;
   waiting_memory_ = false;
   ProcessBuffer();
   MaybeReleaseReadBuffer();

@@ -52,7 +52,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Takes a frame's bytes from the broker-wide pool; false (and a wake-up armed) when it
   // is spent.
   bool Reserve(size_t bytes);
-  void OnMemoryAvailable();
+  void OnMemoryGranted(size_t bytes);
   // Dispatches every complete frame in the read buffer while under the in-flight limits.
   void ProcessBuffer();
   void Dispatch(ByteBuffer frame);
@@ -89,6 +89,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   bool waiting_memory_ = false;  // the request memory pool is spent: not reading
   size_t reserved_bytes_ = 0;    // taken from pool_ and not yet given back
+  size_t granted_bytes_ = 0;     // granted after a wait, for the next frame Reserve sees
 
   std::deque<Slot> slots_;
   uint64_t front_seq_ = 0;  // sequence number of slots_.front()

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -24,10 +25,12 @@ class RequestMemoryPool {
 
   bool bounded() const { return capacity_ > 0; }
 
-  // Takes `bytes` if any memory is left and returns true. Otherwise registers `wake`,
-  // which is called (from the thread that releases memory, with no lock held) once memory
-  // is available again, and returns false. A waiter is called once; it reserves again.
-  bool ReserveOrWait(size_t bytes, std::function<void()> wake);
+  // Takes `bytes` if any memory is left and no one is waiting, and returns true.
+  // Otherwise queues the request and returns false; `granted` is called (from the thread
+  // that releases memory, with no lock held) once the bytes have been taken for it, in
+  // the order the waits began, so a waiting connection cannot be overtaken forever. The
+  // bytes are then the caller's: it must Release them even if it no longer wants them.
+  bool ReserveOrWait(size_t bytes, std::function<void()> granted);
   void Release(size_t bytes);
 
   int64_t available() const;
@@ -37,7 +40,11 @@ class RequestMemoryPool {
   const int64_t capacity_;
   mutable std::mutex mu_;
   int64_t available_;
-  std::vector<std::function<void()>> waiters_;
+  struct Waiter {
+    size_t bytes;
+    std::function<void()> granted;
+  };
+  std::deque<Waiter> waiters_;
 };
 
 }  // namespace fjord::net
