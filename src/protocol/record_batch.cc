@@ -117,7 +117,7 @@ absl::StatusOr<RecordBatchView> ParseRecordBatch(std::span<const uint8_t> bytes,
                                               At(position)));
     }
   }
-  if (h.attributes & attr::kUnused) {
+  if ((h.attributes & attr::kUnused) && !validation.ignore_unused_attributes) {
     return absl::InvalidArgumentError(absl::StrCat("attributes 0x",
                                                    absl::Hex(static_cast<uint16_t>(h.attributes)),
                                                    " set unused bits 7-15", At(position)));

@@ -11,6 +11,7 @@
 #include "fjord/controller/topic_names.h"
 #include "fjord/protocol/messages/produce_request.h"
 #include "fjord/protocol/messages/produce_response.h"
+#include "fjord/protocol/record_batch.h"
 #include "fjord/storage/log_validator.h"
 
 namespace fjord::server {
@@ -58,6 +59,24 @@ void CollapseDuplicates(protocol::ProduceRequest& req) {
   if (duplicates) req.topic_data = std::move(out);
 }
 
+// Whether the first batch of any partition is a whole v2 batch with the transactional bit
+// (Kafka's RequestUtils.hasTransactionalRecords looks at first batches only).
+bool HasTransactionalBatch(const protocol::ProduceRequest& req) {
+  for (const auto& td : req.topic_data) {
+    for (const auto& pd : td.partition_data) {
+      const auto& bytes = pd.records.bytes;
+      if (pd.records.is_null || bytes.size() < protocol::kRecordBatchHeaderSize) continue;
+      const protocol::RecordBatchHeader h = protocol::RecordBatchHeader::Decode(bytes.data());
+      if (h.magic != protocol::kMagicV2 || h.batch_length < protocol::kMinBatchLength ||
+          protocol::kLogOverhead + static_cast<size_t>(h.batch_length) > bytes.size()) {
+        continue;
+      }
+      if (h.is_transactional()) return true;
+    }
+  }
+  return false;
+}
+
 // One Produce in flight: checked, record checks of heavy batches on a worker, appends on
 // the partitions' loops, owed fsyncs on a worker, then the answer on the connection's loop.
 class ProduceOp : public std::enable_shared_from_this<ProduceOp> {
@@ -101,7 +120,11 @@ void HandleProduce(Broker& b, RequestPtr r) {
   std::vector<storage::TopicPartition> tps;
   ErrorCode request_error = ErrorCode::kNone;
   std::string request_message;
-  if (req->acks != -1 && req->acks != 0 && req->acks != 1) {
+  if (!req->transactional_id.has_value() && HasTransactionalBatch(*req)) {
+    // Kafka checks this before anything else and refuses the whole request: transactional
+    // records are written under a transactional id the client must name (and be allowed).
+    request_error = ErrorCode::kTransactionalIdAuthorizationFailed;
+  } else if (req->acks != -1 && req->acks != 0 && req->acks != 1) {
     request_error = ErrorCode::kInvalidRequiredAcks;
   }
   for (size_t t = 0; t < req->topic_data.size(); ++t) {
@@ -122,9 +145,12 @@ void HandleProduce(Broker& b, RequestPtr r) {
       } else if (controller::IsInternalTopic(td.name)) {
         // Kafka: "Cannot append to internal topic": only the coordinators write there.
         pr.error_code = Code(ErrorCode::kInvalidTopicException);
-      } else if (pd.records.is_null || pd.records.bytes.empty()) {
+      } else if (pd.records.is_null) {
         pr.error_code = Code(ErrorCode::kCorruptMessage);
         pr.error_message = "the produce request carries no record batch for this partition";
+      } else if (pd.records.bytes.empty()) {
+        // Kafka (ProduceRequest.validateRecords): at least one batch per partition.
+        pr.error_code = Code(ErrorCode::kInvalidRecord);
       } else {
         // The frame is ours: appends patch base offsets and epochs in place.
         auto bytes = std::span<uint8_t>(const_cast<uint8_t*>(pd.records.bytes.data()),

@@ -5,6 +5,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "fjord/base/endian.h"
 #include "fjord/protocol/record_batch.h"
 #include "fjord/protocol/record_batch_builder.h"
 
@@ -17,6 +18,9 @@ using protocol::RecordBatchIterator;
 using protocol::TimestampType;
 
 constexpr absl::string_view kPayloadUrl = "fjord.storage/append-error";
+// Kafka's error_message when a record's timestamp is refused (LogValidator).
+constexpr absl::string_view kInvalidTimestampMessage =
+    "One or more records have been rejected due to invalid timestamp";
 
 absl::StatusCode CodeFor(AppendError error) {
   switch (error) {
@@ -79,10 +83,7 @@ absl::Status CheckTimestamp(int64_t ts, const LogConfig& config, int64_t now_ms)
   };
   if (ts < sat_sub(now_ms, config.message_timestamp_before_max_ms) ||
       ts > sat_add(now_ms, config.message_timestamp_after_max_ms)) {
-    return AppendFailure(AppendError::kInvalidTimestamp,
-                         absl::StrCat("timestamp ", ts, " is outside [now - ",
-                                      config.message_timestamp_before_max_ms, ", now + ",
-                                      config.message_timestamp_after_max_ms, "] of ", now_ms));
+    return AppendFailure(AppendError::kInvalidTimestamp, std::string(kInvalidTimestampMessage));
   }
   return absl::OkStatus();
 }
@@ -126,6 +127,73 @@ absl::Status EndStatus(const RecordBatchIterator& it) {
   if (it.has_partial_tail()) {
     return AppendFailure(AppendError::kCorruptMessage,
                          absl::StrCat("truncated record batch at byte ", it.position()));
+  }
+  return absl::OkStatus();
+}
+
+// Kafka's framing of a client's records (ProduceRequest.validateRecords, then
+// UnifiedLog.analyzeAndValidateRecords): exactly one whole v2 batch at base offset 0. A
+// batch that does not end within the records is no batch (INVALID_RECORD); a length below
+// the smallest legacy message (14) or an unknown magic is CORRUPT_MESSAGE; magic 0 or 1
+// is INVALID_RECORD on Produce v3+; bytes after the batch too few to be a whole batch are
+// dropped, as Kafka trims a partial tail. Returns how many bytes to append.
+absl::StatusOr<size_t> CheckClientFraming(std::span<const uint8_t> records) {
+  constexpr int32_t kMinLegacyLength = 14;
+  constexpr size_t kUpToMagic = protocol::batch_offsets::kMagic + 1;
+  auto no_batch = [] {
+    return AppendFailure(AppendError::kInvalidRecord,
+                         "a produce request must carry one whole record batch per partition");
+  };
+  // What a frame at `at` holds: nullopt when it is not whole, else its size.
+  auto frame = [&](size_t at) -> absl::StatusOr<std::optional<size_t>> {
+    const size_t left = records.size() - at;
+    if (left < protocol::kLogOverhead) return std::nullopt;
+    const int32_t length = static_cast<int32_t>(
+        be::Load32(records.data() + at + protocol::batch_offsets::kBatchLength));
+    if (length < kMinLegacyLength) {
+      return AppendFailure(AppendError::kCorruptMessage,
+                           absl::StrCat("record batch length ", length, " at byte ", at,
+                                        " is below the smallest message"));
+    }
+    if (left < kUpToMagic) return std::nullopt;
+    const int8_t magic = static_cast<int8_t>(records[at + protocol::batch_offsets::kMagic]);
+    if (magic < 0 || magic > protocol::kMagicV2) {
+      return AppendFailure(AppendError::kCorruptMessage,
+                           absl::StrCat("invalid magic ", magic, " at byte ", at));
+    }
+    const size_t size = protocol::kLogOverhead + static_cast<size_t>(length);
+    if (size > left) return std::nullopt;
+    return size;
+  };
+  absl::StatusOr<std::optional<size_t>> first = frame(0);
+  if (!first.ok()) return first.status();
+  if (!*first) return no_batch();
+  if (static_cast<int8_t>(records[protocol::batch_offsets::kMagic]) != protocol::kMagicV2) {
+    return AppendFailure(AppendError::kInvalidRecord,
+                         "produce requests from version 3 take record batches of magic 2 only");
+  }
+  absl::StatusOr<std::optional<size_t>> second = frame(**first);
+  if (!second.ok()) return second.status();
+  if (*second) {
+    return AppendFailure(AppendError::kInvalidRecord,
+                         "a produce request must carry exactly one record batch per partition");
+  }
+  const int64_t base_offset = static_cast<int64_t>(be::Load64(records.data()));
+  if (base_offset != 0) {
+    return AppendFailure(
+        AppendError::kInvalidRecord,
+        absl::StrCat("the base offset of a produced batch must be 0, not ", base_offset));
+  }
+  return **first;
+}
+
+// A log-append-time batch from a client carries its records' timestamp in MaxTimestamp;
+// Kafka refuses one without any (LogValidator.validateTimestamp) on a CreateTime topic.
+absl::Status CheckClientTimestampType(const RecordBatchHeader& h, const LogConfig& config) {
+  if (config.message_timestamp_type == TimestampType::kCreateTime &&
+      h.timestamp_type() == TimestampType::kLogAppendTime &&
+      h.max_timestamp == protocol::kNoTimestamp) {
+    return AppendFailure(AppendError::kInvalidTimestamp, std::string(kInvalidTimestampMessage));
   }
   return absl::OkStatus();
 }
@@ -244,6 +312,12 @@ absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> record
   BatchValidation bv;
   bv.max_batch_size = static_cast<size_t>(std::max(config.max_message_bytes, 0));
   bv.require_dense_offsets = true;
+  if (context.origin == AppendOrigin::kClient) {
+    absl::StatusOr<size_t> whole = CheckClientFraming(records);
+    if (!whole.ok()) return whole.status();
+    records = records.first(*whole);
+    bv.ignore_unused_attributes = true;
+  }
   const bool log_append_time = config.message_timestamp_type == TimestampType::kLogAppendTime;
   const bool check_timestamps =
       !log_append_time && (config.message_timestamp_before_max_ms != kUnlimited ||
@@ -266,6 +340,13 @@ absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> record
       if (h.is_control()) {
         return AppendFailure(AppendError::kInvalidRecord, "clients may not write control batches");
       }
+      // LogValidator.validateBatch: an idempotent batch needs its sequence number.
+      if (h.is_idempotent() && h.base_sequence < 0) {
+        return AppendFailure(AppendError::kInvalidRecord,
+                             absl::StrCat("invalid sequence number ", h.base_sequence,
+                                          " in a batch of producer id ", h.producer_id.value));
+      }
+      if (absl::Status s = CheckClientTimestampType(h, config); !s.ok()) return s;
     }
     int64_t max_ts = h.max_timestamp;
     if (context.prevalidated_max_timestamps != nullptr) {
@@ -291,6 +372,12 @@ absl::StatusOr<LogAppendInfo> ValidateAndAssignOffsets(std::span<uint8_t> record
     }
 
     std::span<uint8_t> bytes = records.subspan(view.position(), view.bytes().size());
+    if (h.attributes & protocol::batch_attributes::kUnused) {
+      // Kafka ignores attribute bits 7-15 and writes the batch without them.
+      be::Store16(bytes.data() + protocol::batch_offsets::kAttributes,
+                  static_cast<uint16_t>(h.attributes & ~protocol::batch_attributes::kUnused));
+      if (absl::Status s = protocol::UpdateCrc(bytes); !s.ok()) return FromCodec(s);
+    }
     if (absl::Status s = protocol::SetBaseOffset(bytes, next); !s.ok()) return FromCodec(s);
     if (absl::Status s = protocol::SetPartitionLeaderEpoch(bytes, context.leader_epoch); !s.ok()) {
       return FromCodec(s);
@@ -334,9 +421,13 @@ bool ValidationIsHeavy(std::span<const uint8_t> records) {
 
 absl::StatusOr<std::vector<int64_t>> PrevalidateRecords(std::span<const uint8_t> records,
                                                         const LogConfig& config, int64_t now_ms) {
+  absl::StatusOr<size_t> whole = CheckClientFraming(records);
+  if (!whole.ok()) return whole.status();
+  records = records.first(*whole);
   BatchValidation bv;
   bv.max_batch_size = static_cast<size_t>(std::max(config.max_message_bytes, 0));
   bv.require_dense_offsets = true;
+  bv.ignore_unused_attributes = true;
   const bool log_append_time = config.message_timestamp_type == TimestampType::kLogAppendTime;
   const bool check_timestamps =
       !log_append_time && (config.message_timestamp_before_max_ms != kUnlimited ||

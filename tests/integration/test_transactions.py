@@ -148,10 +148,11 @@ class TransactionsWireTest(common.BrokerTestCase):
                 return got
             time.sleep(0.05)
 
-    def produce_txn(self, pid, epoch, seq, values):
+    def produce_txn(self, txn_id, pid, epoch, seq, values):
+        # Kafka refuses transactional records in a Produce that names no transactional id.
         batch = kw.record_batch([v.encode() for v in values], producer=(pid, epoch, seq),
                                 transactional=True)
-        return self.c.produce(self.topic, 0, batch, acks=-1)
+        return self.c.produce(self.topic, 0, batch, acks=-1, transactional_id=txn_id)
 
     def fetch(self, isolation):
         return kw.parse_fetch_v4(self.c.call(kw.fetch_request, self.topic, 0, 0,
@@ -164,7 +165,7 @@ class TransactionsWireTest(common.BrokerTestCase):
         added = parse_add_partitions(self.c.call(add_partitions, "wire-abort", pid, epoch,
                                                  self.topic, [0]))
         self.assertEqual(added, {(self.topic, 0): kw.NONE})
-        self.assertEqual(self.produce_txn(pid, epoch, 0, ["x", "y"])["error"], kw.NONE)
+        self.assertEqual(self.produce_txn("wire-abort", pid, epoch, 0, ["x", "y"])["error"], kw.NONE)
         # Open: read_committed sees nothing past the first offset of the transaction.
         open_read = self.fetch(1)
         self.assertEqual(open_read["last_stable_offset"], 0)
@@ -205,7 +206,7 @@ class TransactionsWireTest(common.BrokerTestCase):
                                  (self.topic, 99): UNKNOWN_TOPIC_OR_PARTITION})
         # Plain data from the producer amid its transaction.
         self.c.call(add_partitions, "wire-bad", pid, epoch, self.topic, [0])
-        self.assertEqual(self.produce_txn(pid, epoch, 0, ["t"])["error"], kw.NONE)
+        self.assertEqual(self.produce_txn("wire-bad", pid, epoch, 0, ["t"])["error"], kw.NONE)
         plain = kw.record_batch([b"p"], producer=(pid, epoch, 1))
         self.assertEqual(self.c.produce(self.topic, 0, plain, acks=-1)["error"], INVALID_TXN_STATE)
 
@@ -213,7 +214,7 @@ class TransactionsWireTest(common.BrokerTestCase):
         t = self.init("wire-ops")
         pid, epoch = t["producer_id"], t["epoch"]
         self.c.call(add_partitions, "wire-ops", pid, epoch, self.topic, [0])
-        self.assertEqual(self.produce_txn(pid, epoch, 0, ["a"])["error"], kw.NONE)
+        self.assertEqual(self.produce_txn("wire-ops", pid, epoch, 0, ["a"])["error"], kw.NONE)
 
         r = kw.Reader(self.c.call(describe_producers, self.topic, 0,
                                   flexible_response_header=True))
@@ -285,7 +286,7 @@ class TransactionsWireTest(common.BrokerTestCase):
         # A coordinator's WriteTxnMarkers commits a's data in the partition: the last stable
         # offset moves past the marker.
         pid, epoch = a["producer_id"], a["epoch"]
-        self.assertEqual(self.produce_txn(pid, epoch, 0, ["m", "n"])["error"], kw.NONE)
+        self.assertEqual(self.produce_txn("wire-batch-a", pid, epoch, 0, ["m", "n"])["error"], kw.NONE)
         self.assertEqual(self.fetch(1)["last_stable_offset"], 0)
         got = parse_write_txn_markers(self.c.call(
             write_txn_markers, pid, epoch, True, self.topic, [0, 7],

@@ -126,6 +126,9 @@ struct BatchValidation {
   // have thinned) 0 <= records_count <= last_offset_delta + 1.
   bool require_dense_offsets = false;
   bool verify_crc = true;
+  // A client's produce: attribute bits 7-15 are ignored (Kafka gives them no meaning); the
+  // leader clears them before it writes the batch. Anywhere else they are refused.
+  bool ignore_unused_attributes = false;
 };
 
 // A validated batch inside a caller's buffer.
