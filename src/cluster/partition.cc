@@ -43,10 +43,11 @@ ErrorCode Partition::CheckAcks(int16_t required_acks) const {
   return ErrorCode::kNone;
 }
 
-absl::StatusOr<storage::LogAppendInfo> Partition::AppendAsLeader(std::span<uint8_t> records,
-                                                                 storage::AppendOrigin origin) {
+absl::StatusOr<storage::LogAppendInfo> Partition::AppendAsLeader(
+    std::span<uint8_t> records, storage::AppendOrigin origin,
+    std::optional<storage::VerificationGuard> verification) {
   absl::StatusOr<storage::LogAppendInfo> info =
-      log_->AppendAsLeader(records, state_.leader_epoch, origin);
+      log_->AppendAsLeader(records, state_.leader_epoch, origin, verification);
   if (info.ok()) {
     MaybeIncrementHighWatermark();
     NotifyWaiters();

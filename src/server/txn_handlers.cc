@@ -131,6 +131,32 @@ void AddToTxn(Broker& b, std::shared_ptr<const metadata::MetadataImage> image, i
 
 }  // namespace
 
+void VerifyTxnPartitions(Broker& b, std::shared_ptr<const metadata::MetadataImage> image,
+                         const std::string& transactional_id, ProducerId producer_id,
+                         ProducerEpoch epoch,
+                         const std::vector<storage::TopicPartition>& partitions,
+                         std::function<void(std::vector<ErrorCode>)> done) {
+  // The question a leader asks with AddPartitionsToTxn v5 and VerifyOnly, asked in process:
+  // one topic entry per partition, so the answers come back in the same order.
+  std::vector<AddTopic> topics;
+  topics.reserve(partitions.size());
+  for (const storage::TopicPartition& tp : partitions) {
+    AddTopic& t = topics.emplace_back();
+    t.name = tp.topic;
+    t.partitions.push_back(tp.partition);
+  }
+  AddToTxn(b, std::move(image), 5, transactional_id, producer_id, epoch, /*verify_only=*/true,
+           std::move(topics), [done = std::move(done)](std::vector<TopicResult> results) {
+             std::vector<ErrorCode> out;
+             for (const TopicResult& t : results) {
+               for (const auto& p : t.results_by_partition) {
+                 out.push_back(static_cast<ErrorCode>(p.partition_error_code));
+               }
+             }
+             done(std::move(out));
+           });
+}
+
 void HandleAddPartitionsToTxn(Broker& b, RequestPtr r) {
   using Response = protocol::AddPartitionsToTxnResponse;
   auto req = std::make_shared<protocol::AddPartitionsToTxnRequest>();

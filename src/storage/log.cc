@@ -232,7 +232,8 @@ absl::Status Log::AfterAppend(const FlushPlan& plan) {
 }
 
 absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
-                                                  LeaderEpoch leader_epoch, AppendOrigin origin) {
+                                                  LeaderEpoch leader_epoch, AppendOrigin origin,
+                                                  std::optional<VerificationGuard> verification) {
   FlushPlan plan;
   absl::StatusOr<LogAppendInfo> out;
   {
@@ -242,7 +243,7 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
     absl::StatusOr<LogAppendInfo> info = ValidateAndAssignOffsets(records, config_, ctx);
     if (!info.ok()) return info.status();
     const std::span<const uint8_t> valid = records.first(info->valid_bytes);
-    absl::StatusOr<std::optional<ProducerBatch>> duplicate = CheckProducers(*info);
+    absl::StatusOr<std::optional<ProducerBatch>> duplicate = CheckProducers(*info, verification);
     if (!duplicate.ok()) return duplicate.status();
     if (*duplicate) {
       // A retry of a batch already written: answer with its offsets, write nothing.

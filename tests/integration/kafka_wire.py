@@ -478,8 +478,8 @@ def metadata_request(correlation_id, topics=None):
 
 
 def produce_request(correlation_id, topic, partition, batch, acks=1, timeout_ms=5000,
-                    version=7):
-    body = (string(None) + i16(acks) + i32(timeout_ms) +
+                    version=7, transactional_id=None):
+    body = (string(transactional_id) + i16(acks) + i32(timeout_ms) +
             array([0], lambda _: string(topic) + array([0], lambda _: i32(partition) +
                                                         bytes_(batch))))
     return request(PRODUCE, version, correlation_id, body)
@@ -803,9 +803,11 @@ class Client:
     def metadata(self, topics=None):
         return parse_metadata_v1(self.call(metadata_request, topics))
 
-    def produce(self, topic, partition, batch, acks=1, version=7, timeout_ms=5000):
+    def produce(self, topic, partition, batch, acks=1, version=7, timeout_ms=5000,
+                transactional_id=None):
         body = self.call(produce_request, topic, partition, batch, acks=acks,
-                         version=version, timeout_ms=timeout_ms)
+                         version=version, timeout_ms=timeout_ms,
+                         transactional_id=transactional_id)
         return parse_produce(body, version)[(topic, partition)]
 
     def fetch(self, topic, partition, offset, max_wait_ms=0, min_bytes=0, timeout=None):

@@ -22,6 +22,7 @@ OPERATION_NOT_ATTEMPTED = 55
 PRODUCER_FENCED = 90
 TRANSACTIONAL_ID_NOT_FOUND = 105
 TRANSACTION_ABORTABLE = 120
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 
 
 def find_txn_coordinator(cid, txn_id):
@@ -148,10 +149,10 @@ class TransactionsWireTest(common.BrokerTestCase):
                 return got
             time.sleep(0.05)
 
-    def produce_txn(self, pid, epoch, seq, values):
+    def produce_txn(self, txn_id, pid, epoch, seq, values):
         batch = kw.record_batch([v.encode() for v in values], producer=(pid, epoch, seq),
                                 transactional=True)
-        return self.c.produce(self.topic, 0, batch, acks=-1)
+        return self.c.produce(self.topic, 0, batch, acks=-1, transactional_id=txn_id)
 
     def fetch(self, isolation):
         return kw.parse_fetch_v4(self.c.call(kw.fetch_request, self.topic, 0, 0,
@@ -164,7 +165,7 @@ class TransactionsWireTest(common.BrokerTestCase):
         added = parse_add_partitions(self.c.call(add_partitions, "wire-abort", pid, epoch,
                                                  self.topic, [0]))
         self.assertEqual(added, {(self.topic, 0): kw.NONE})
-        self.assertEqual(self.produce_txn(pid, epoch, 0, ["x", "y"])["error"], kw.NONE)
+        self.assertEqual(self.produce_txn("wire-abort", pid, epoch, 0, ["x", "y"])["error"], kw.NONE)
         # Open: read_committed sees nothing past the first offset of the transaction.
         open_read = self.fetch(1)
         self.assertEqual(open_read["last_stable_offset"], 0)
@@ -205,7 +206,7 @@ class TransactionsWireTest(common.BrokerTestCase):
                                  (self.topic, 99): UNKNOWN_TOPIC_OR_PARTITION})
         # Plain data from the producer amid its transaction.
         self.c.call(add_partitions, "wire-bad", pid, epoch, self.topic, [0])
-        self.assertEqual(self.produce_txn(pid, epoch, 0, ["t"])["error"], kw.NONE)
+        self.assertEqual(self.produce_txn("wire-bad", pid, epoch, 0, ["t"])["error"], kw.NONE)
         plain = kw.record_batch([b"p"], producer=(pid, epoch, 1))
         self.assertEqual(self.c.produce(self.topic, 0, plain, acks=-1)["error"], INVALID_TXN_STATE)
 
@@ -213,7 +214,7 @@ class TransactionsWireTest(common.BrokerTestCase):
         t = self.init("wire-ops")
         pid, epoch = t["producer_id"], t["epoch"]
         self.c.call(add_partitions, "wire-ops", pid, epoch, self.topic, [0])
-        self.assertEqual(self.produce_txn(pid, epoch, 0, ["a"])["error"], kw.NONE)
+        self.assertEqual(self.produce_txn("wire-ops", pid, epoch, 0, ["a"])["error"], kw.NONE)
 
         r = kw.Reader(self.c.call(describe_producers, self.topic, 0,
                                   flexible_response_header=True))
@@ -285,7 +286,7 @@ class TransactionsWireTest(common.BrokerTestCase):
         # A coordinator's WriteTxnMarkers commits a's data in the partition: the last stable
         # offset moves past the marker.
         pid, epoch = a["producer_id"], a["epoch"]
-        self.assertEqual(self.produce_txn(pid, epoch, 0, ["m", "n"])["error"], kw.NONE)
+        self.assertEqual(self.produce_txn("wire-batch-a", pid, epoch, 0, ["m", "n"])["error"], kw.NONE)
         self.assertEqual(self.fetch(1)["last_stable_offset"], 0)
         got = parse_write_txn_markers(self.c.call(
             write_txn_markers, pid, epoch, True, self.topic, [0, 7],
@@ -300,6 +301,49 @@ class TransactionsWireTest(common.BrokerTestCase):
             write_txn_markers, pid, epoch - 1 if epoch > 0 else -1, False, self.topic, [0],
             flexible_response_header=True))
         self.assertEqual(got, {(pid, self.topic, 0): INVALID_PRODUCER_EPOCH})
+
+    def test_transactional_produce_is_verified_with_the_coordinator(self):
+        """KIP-890: a transactional batch that would open a transaction in a partition is
+        written only if the coordinator has the partition in the producer's transaction
+        (Produce v7 here: INVALID_TXN_STATE rather than TRANSACTION_ABORTABLE)."""
+        t = self.init("wire-verify")
+        pid, epoch = t["producer_id"], t["epoch"]
+        self.assertEqual(self.c.produce(self.topic, 0, kw.record_batch([b"p"]), acks=-1)["error"],
+                         kw.NONE)
+        forged = kw.record_batch([b"f"], producer=(pid + 7777, 0, 0), transactional=True)
+        self.assertEqual(self.c.produce(self.topic, 0, forged, acks=-1,
+                                        transactional_id="wire-verify")["error"],
+                         INVALID_PRODUCER_ID_MAPPING)
+        self.assertEqual(self.c.produce(self.topic, 0, forged, acks=-1)["error"],
+                         TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        self.assertEqual(self.produce_txn("wire-verify", pid, epoch, 0, ["n"])["error"],
+                         INVALID_TXN_STATE)
+        self.assertEqual(self.produce_txn("wire-verify", pid, epoch + 1, 0, ["e"])["error"],
+                         INVALID_PRODUCER_EPOCH)
+        read = self.fetch(1)
+        self.assertEqual((read["high_watermark"], read["last_stable_offset"]), (1, 1))
+        # Added, the same batch goes in.
+        self.c.call(add_partitions, "wire-verify", pid, epoch, self.topic, [0])
+        self.assertEqual(self.produce_txn("wire-verify", pid, epoch, 0, ["n"])["error"], kw.NONE)
+        self.assertEqual(self.fetch(1)["last_stable_offset"], 1)
+
+
+class VerificationOffWireTest(common.BrokerTestCase):
+    """transaction.partition.verification.enable=false: batches are not checked with the
+    coordinator (Kafka before KIP-890)."""
+
+    BROKER_SETTINGS = {"transaction.state.log.num.partitions": 1,
+                       "transaction.partition.verification.enable": "false"}
+
+    def test_forged_batch_is_written_unchecked(self):
+        c = self.client(timeout=20.0)
+        topic = common.unique_topic("txn-off")
+        self.create_topic(c, topic)
+        forged = kw.record_batch([b"f"], producer=(4242, 0, 0), transactional=True)
+        self.assertEqual(c.produce(topic, 0, forged, acks=-1, transactional_id="off")["error"],
+                         kw.NONE)
+        read = kw.parse_fetch_v4(c.call(kw.fetch_request, topic, 0, 0, isolation=1))[(topic, 0)]
+        self.assertEqual((read["high_watermark"], read["last_stable_offset"]), (1, 0))
 
 
 if __name__ == "__main__":
