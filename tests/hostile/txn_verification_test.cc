@@ -5,6 +5,8 @@
 
 #include <optional>
 
+#include "fjord/protocol/messages/add_offsets_to_txn_request.h"
+#include "fjord/protocol/messages/add_offsets_to_txn_response.h"
 #include "fjord/protocol/messages/add_partitions_to_txn_request.h"
 #include "fjord/protocol/messages/add_partitions_to_txn_response.h"
 #include "fjord/protocol/messages/end_txn_request.h"
@@ -15,6 +17,9 @@
 #include "fjord/protocol/messages/init_producer_id_response.h"
 #include "fjord/protocol/messages/list_offsets_request.h"
 #include "fjord/protocol/messages/list_offsets_response.h"
+#include "fjord/protocol/messages/offset_commit_response.h"
+#include "fjord/protocol/messages/txn_offset_commit_request.h"
+#include "fjord/protocol/messages/txn_offset_commit_response.h"
 #include "hostile.h"
 
 namespace fjord::hostile {
@@ -154,6 +159,44 @@ class TxnVerificationTest : public HostileTest {
       return -1;
     }
     return resp->topics[0].partitions[0].offset.value;
+  }
+
+  // TxnOffsetCommit of offset 5 of `topic`-0 for `group`, at most at `version`.
+  ErrorCode TxnCommitOffset(const std::string& txn_id, Producer p, const std::string& group,
+                            const std::string& topic, int16_t version = 4) {
+    protocol::TxnOffsetCommitRequest req;
+    req.transactional_id = txn_id;
+    req.group_id = group;
+    req.producer_id = p.id;
+    req.producer_epoch = p.epoch;
+    protocol::TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic t;
+    t.name = topic;
+    protocol::TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition part;
+    part.partition_index = PartitionId(0);
+    part.committed_offset = Offset(5);
+    t.partitions.push_back(part);
+    req.topics.push_back(t);
+    auto resp = client().Call<protocol::TxnOffsetCommitResponse>(client::Target::Group(group), req,
+                                                                 nullptr, version);
+    if (!resp.ok() || resp->topics.empty() || resp->topics[0].partitions.empty()) {
+      ADD_FAILURE() << "TxnOffsetCommit failed";
+      return ErrorCode::kUnknownServerError;
+    }
+    return Err(resp->topics[0].partitions[0].error_code);
+  }
+
+  ErrorCode AddOffsets(const std::string& txn_id, Producer p, const std::string& group) {
+    protocol::AddOffsetsToTxnRequest req;
+    req.transactional_id = txn_id;
+    req.producer_id = p.id;
+    req.producer_epoch = p.epoch;
+    req.group_id = group;
+    auto resp = client().Call<protocol::AddOffsetsToTxnResponse>(client::Target::Txn(txn_id), req);
+    if (!resp.ok()) {
+      ADD_FAILURE() << resp.status();
+      return ErrorCode::kUnknownServerError;
+    }
+    return Err(resp->error_code);
   }
 
   // Both isolation levels see `end`: nothing transactional holds read_committed back.
@@ -296,6 +339,33 @@ TEST_F(TxnVerificationTest, TwoProducersInOneRequestAreInvalidMapping) {
   }
   ExpectStableAt("txv-two", 0);
   EXPECT_EQ(EndTxn("txv-two", p, false), ErrorCode::kNone);
+  ExpectUnharmed();
+}
+
+// The offsets of a transaction are a transactional batch in __consumer_offsets: the
+// group's partition must have been added (AddOffsetsToTxn) before they are written.
+TEST_F(TxnVerificationTest, TxnOffsetCommitNeedsTheOffsetsPartitionInTheTransaction) {
+  CreateTopic("txv-offsets", 1);
+  auto plain = client().Call<protocol::OffsetCommitResponse>(
+      client::Target::Group("txv-plain"), CommitRequestOf("txv-plain", "txv-offsets", 1));
+  ASSERT_TRUE(plain.ok()) << plain.status();  // creates __consumer_offsets
+  Producer p = Init("txv-offsets");
+  ASSERT_EQ(AddPartition("txv-offsets", p, "txv-offsets", 0), ErrorCode::kNone);
+  EXPECT_EQ(TxnCommitOffset("txv-offsets", p, "txv-group", "txv-offsets", 4),
+            ErrorCode::kTransactionAbortable);
+  EXPECT_EQ(TxnCommitOffset("txv-offsets", p, "txv-group", "txv-offsets", 3),
+            ErrorCode::kInvalidTxnState);
+  EXPECT_EQ(TxnCommitOffset("txv-offsets", {ProducerId(p.id.value + 999), p.epoch}, "txv-group",
+                            "txv-offsets"),
+            ErrorCode::kInvalidProducerIdMapping);
+  EXPECT_EQ(
+      TxnCommitOffset("txv-offsets", {p.id, ProducerEpoch(static_cast<int16_t>(p.epoch.value + 1))},
+                      "txv-group", "txv-offsets"),
+      ErrorCode::kInvalidProducerEpoch);
+  ASSERT_EQ(AddOffsets("txv-offsets", p, "txv-group"), ErrorCode::kNone);
+  EXPECT_EQ(TxnCommitOffset("txv-offsets", p, "txv-group", "txv-offsets"), ErrorCode::kNone);
+  EXPECT_EQ(TxnCommitOffset("txv-offsets", p, "txv-group", "txv-offsets"), ErrorCode::kNone);
+  EXPECT_EQ(EndTxn("txv-offsets", p, true), ErrorCode::kNone);
   ExpectUnharmed();
 }
 
