@@ -9,6 +9,8 @@
 #include "fjord/protocol/messages/add_offsets_to_txn_response.h"
 #include "fjord/protocol/messages/add_partitions_to_txn_request.h"
 #include "fjord/protocol/messages/add_partitions_to_txn_response.h"
+#include "fjord/protocol/messages/api_versions_request.h"
+#include "fjord/protocol/messages/api_versions_response.h"
 #include "fjord/protocol/messages/end_txn_request.h"
 #include "fjord/protocol/messages/end_txn_response.h"
 #include "fjord/protocol/messages/find_coordinator_request.h"
@@ -367,6 +369,28 @@ TEST_F(TxnVerificationTest, TxnOffsetCommitNeedsTheOffsetsPartitionInTheTransact
   EXPECT_EQ(TxnCommitOffset("txv-offsets", p, "txv-group", "txv-offsets"), ErrorCode::kNone);
   EXPECT_EQ(EndTxn("txv-offsets", p, true), ErrorCode::kNone);
   ExpectUnharmed();
+}
+
+// Transaction version 2 (KIP-890 part 2) is not served, so nothing invites a client to use
+// it: EndTxn stops at v4, Produce at v11, TxnOffsetCommit at v4, and no transaction.version
+// feature is finalized (clients then add partitions with AddPartitionsToTxn themselves).
+TEST_F(TxnVerificationTest, TransactionVersionTwoIsNotAdvertised) {
+  protocol::ApiVersionsRequest req;
+  req.client_software_name = "hostile";
+  req.client_software_version = "1";
+  auto resp = client().Call<protocol::ApiVersionsResponse>(client::Target::Any(), req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  auto max_of = [&](protocol::ApiKey key) {
+    for (const auto& v : resp->api_keys) {
+      if (v.api_key == static_cast<int16_t>(key)) return v.max_version;
+    }
+    return int16_t{-1};
+  };
+  EXPECT_EQ(max_of(protocol::ApiKey::kEndTxn), 4);
+  EXPECT_EQ(max_of(protocol::ApiKey::kProduce), 11);
+  EXPECT_EQ(max_of(protocol::ApiKey::kTxnOffsetCommit), 4);
+  for (const auto& f : resp->finalized_features) EXPECT_NE(f.name, "transaction.version");
+  for (const auto& f : resp->supported_features) EXPECT_NE(f.name, "transaction.version");
 }
 
 // Before any transactional id was looked up there is no __transaction_state, so no
