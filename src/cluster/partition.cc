@@ -43,10 +43,12 @@ ErrorCode Partition::CheckAcks(int16_t required_acks) const {
   return ErrorCode::kNone;
 }
 
-absl::StatusOr<storage::LogAppendInfo> Partition::AppendAsLeader(std::span<uint8_t> records,
-                                                                 storage::AppendOrigin origin) {
+absl::StatusOr<storage::LogAppendInfo> Partition::AppendAsLeader(
+    std::span<uint8_t> records, storage::AppendOrigin origin,
+    std::optional<storage::VerificationGuard> verification) {
   storage::Log::LeaderAppendOptions options;
   options.origin = origin;
+  options.verification = verification;
   return AppendAsLeader(records, options);
 }
 

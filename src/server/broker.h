@@ -126,6 +126,18 @@ void HandleListTransactions(Broker& b, RequestPtr r);
 void InitTransactionalProducer(Broker& b, RequestPtr r, const std::string& transactional_id,
                                int32_t timeout_ms, ProducerId expected_id,
                                ProducerEpoch expected_epoch);
+// KIP-890: asks the transaction coordinator of `transactional_id` (in process, on its
+// shard's loop) whether each partition is in the producer's open transaction, as a
+// leader's AddPartitionsToTxn v5 with VerifyOnly would. `done` gets one coordinator error
+// per partition, in order (NONE: in the transaction; TRANSACTION_ABORTABLE: not in it;
+// INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED, CONCURRENT_TRANSACTIONS, NOT_COORDINATOR,
+// COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, INVALID_REQUEST for all), on
+// any thread.
+void VerifyTxnPartitions(Broker& b, std::shared_ptr<const metadata::MetadataImage> image,
+                         const std::string& transactional_id, ProducerId producer_id,
+                         ProducerEpoch epoch,
+                         const std::vector<storage::TopicPartition>& partitions,
+                         std::function<void(std::vector<protocol::ErrorCode>)> done);
 void HandleSyncGroup(Broker& b, RequestPtr r);
 void HandleHeartbeat(Broker& b, RequestPtr r);
 void HandleLeaveGroup(Broker& b, RequestPtr r);

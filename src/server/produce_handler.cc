@@ -1,6 +1,13 @@
 // Produce: route each partition's batch to the partition's loop, append it there, and
 // answer in the request's shape (no answer at all for acks=0).
+//
+// A transactional batch that would open its producer's transaction in a partition is
+// verified first (KIP-890, transaction.partition.verification.enable): the partition hands
+// out a verification guard, the transaction coordinator is asked (in process) whether the
+// partition is in the producer's open transaction, and only then is the batch appended,
+// with the guard. Errors are those Kafka's leader answers (see VerificationError).
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 
@@ -21,10 +28,77 @@ using protocol::ErrorCode;
 namespace {
 
 struct Item {
-  size_t topic;
-  size_t partition;
+  size_t topic = 0;
+  size_t partition = 0;
   std::span<uint8_t> records;
+  bool transactional = false;  // the records hold a transactional batch
+  int32_t first_seq = -1;      // the first batch's base sequence
+  // Set when verification is on: what the append presents (the sentinel unless a guard
+  // was taken for this partition).
+  std::optional<storage::VerificationGuard> guard;
+  ErrorCode error = ErrorCode::kNone;  // a failed verification: not appended
+  std::string message;
 };
+
+// The transactional producers of one partition's records (walks the v2 batch headers;
+// what does not parse is left to the append's validation).
+struct TxnScan {
+  bool first_transactional = false;  // Kafka's test: the first batch only
+  bool any_transactional = false;
+  int32_t first_seq = -1;
+  std::vector<std::pair<ProducerId, ProducerEpoch>> producers;
+};
+
+TxnScan ScanTransactional(std::span<const uint8_t> records) {
+  TxnScan scan;
+  constexpr size_t kMagicAt = 16;
+  bool first = true;
+  while (records.size() >= protocol::kRecordBatchHeaderSize &&
+         records[kMagicAt] == protocol::kMagicV2) {
+    const protocol::RecordBatchHeader h = protocol::RecordBatchHeader::Decode(records.data());
+    if (first) scan.first_seq = h.base_sequence;
+    if (h.is_transactional()) {
+      if (first) scan.first_transactional = true;
+      if (h.producer_id.value >= 0) {
+        scan.any_transactional = true;
+        scan.producers.emplace_back(h.producer_id, h.producer_epoch);
+      }
+    }
+    first = false;
+    if (h.batch_length < protocol::kMinBatchLength || h.size_in_bytes() > records.size()) break;
+    records = records.subspan(h.size_in_bytes());
+  }
+  return scan;
+}
+
+// A coordinator's verification answer as the produce response carries it (Kafka's
+// AddPartitionsToTxnManager and ReplicaManager): a fenced epoch is INVALID_PRODUCER_EPOCH,
+// which producers handle here; TRANSACTION_ABORTABLE only for Produce v11+ (KIP-890),
+// INVALID_TXN_STATE before; retriable coordinator errors become NOT_ENOUGH_REPLICAS, which
+// every producer retries without a metadata refresh.
+ErrorCode VerificationError(ErrorCode e, int16_t version, std::string* message) {
+  switch (e) {
+    case ErrorCode::kProducerFenced:
+      return ErrorCode::kInvalidProducerEpoch;
+    case ErrorCode::kTransactionAbortable:
+      if (version >= 11) return e;
+      [[fallthrough]];
+    case ErrorCode::kInvalidTxnState:
+      *message = "Partition was not added to the transaction";
+      return ErrorCode::kInvalidTxnState;
+    case ErrorCode::kConcurrentTransactions:
+    case ErrorCode::kNetworkException:
+    case ErrorCode::kCoordinatorLoadInProgress:
+    case ErrorCode::kCoordinatorNotAvailable:
+    case ErrorCode::kNotCoordinator:
+      *message = absl::StrCat(
+          "Unable to verify the partition has been added to the transaction. Underlying error: ",
+          Absl(protocol::ErrorName(e)));
+      return ErrorCode::kNotEnoughReplicas;
+    default:
+      return e;
+  }
+}
 
 // A partition named twice is produced once, with the data named last, in the place of
 // its first mention (Kafka keeps a map of partition to records): one 8 MB request cannot
@@ -89,6 +163,11 @@ class ProduceOp : public std::enable_shared_from_this<ProduceOp> {
 
  private:
   void Prevalidate(size_t i);
+  // After the connection's earlier produces have started: verification (KIP-890) when a
+  // transactional batch needs it, then Append.
+  void Proceed();
+  void VerifyThenAppend(const std::string& transactional_id, ProducerId producer_id,
+                        ProducerEpoch epoch);
   void Append();
   void AppendOne(size_t i, cluster::Partition* partition);
   void AfterAppends();
@@ -100,6 +179,12 @@ class ProduceOp : public std::enable_shared_from_this<ProduceOp> {
   std::shared_ptr<protocol::ProduceResponse> resp;
   std::vector<Item> items;
   std::vector<storage::TopicPartition> tps;
+
+ public:
+  // The request's one transactional producer, when it is to be verified.
+  std::optional<std::pair<ProducerId, ProducerEpoch>> verify_producer;
+
+ private:
   std::atomic<size_t> remaining{0};  // prevalidations still running
   std::shared_ptr<ProduceOrder::Ticket> ticket;
   // Per item, each written by one thread at a time (a worker, then the partition's loop).
@@ -120,13 +205,32 @@ void HandleProduce(Broker& b, RequestPtr r) {
   std::vector<storage::TopicPartition> tps;
   ErrorCode request_error = ErrorCode::kNone;
   std::string request_message;
+  // The transactional producers of the request: Kafka takes one transactional id per
+  // request, so one producer id and epoch.
+  std::vector<std::pair<ProducerId, ProducerEpoch>> producers;
+  std::vector<TxnScan> scans;
+  for (const auto& td : req->topic_data) {
+    for (const auto& pd : td.partition_data) {
+      TxnScan scan = pd.records.is_null ? TxnScan{} : ScanTransactional(pd.records.bytes);
+      for (const auto& p : scan.producers) {
+        if (std::find(producers.begin(), producers.end(), p) == producers.end()) {
+          producers.push_back(p);
+        }
+      }
+      scans.push_back(std::move(scan));
+    }
+  }
   if (!req->transactional_id.has_value() && HasTransactionalBatch(*req)) {
     // Kafka checks this before anything else and refuses the whole request: transactional
     // records are written under a transactional id the client must name (and be allowed).
     request_error = ErrorCode::kTransactionalIdAuthorizationFailed;
+  } else if (producers.size() > 1) {
+    request_error = ErrorCode::kInvalidProducerIdMapping;
+    request_message = "Transactional records contained more than one producer ID";
   } else if (req->acks != -1 && req->acks != 0 && req->acks != 1) {
     request_error = ErrorCode::kInvalidRequiredAcks;
   }
+  size_t scanned = 0;
   for (size_t t = 0; t < req->topic_data.size(); ++t) {
     const auto& td = req->topic_data[t];
     protocol::ProduceResponse::TopicProduceResponse tr;
@@ -134,6 +238,7 @@ void HandleProduce(Broker& b, RequestPtr r) {
     const metadata::TopicImage* topic = image->TopicByName(td.name);
     for (size_t p = 0; p < td.partition_data.size(); ++p) {
       const auto& pd = td.partition_data[p];
+      const TxnScan& scan = scans[scanned++];
       protocol::ProduceResponse::PartitionProduceResponse pr;
       pr.index = pd.index;
       pr.base_offset = Offset(-1);
@@ -155,7 +260,13 @@ void HandleProduce(Broker& b, RequestPtr r) {
         // The frame is ours: appends patch base offsets and epochs in place.
         auto bytes = std::span<uint8_t>(const_cast<uint8_t*>(pd.records.bytes.data()),
                                         pd.records.bytes.size());
-        items.push_back(Item{t, p, bytes});
+        Item item;
+        item.topic = t;
+        item.partition = p;
+        item.records = bytes;
+        item.transactional = scan.any_transactional;
+        item.first_seq = scan.first_seq;
+        items.push_back(std::move(item));
         tps.push_back(storage::TopicPartition{td.name, pd.index});
       }
       tr.partition_responses.push_back(std::move(pr));
@@ -163,6 +274,12 @@ void HandleProduce(Broker& b, RequestPtr r) {
     resp->responses.push_back(std::move(tr));
   }
   auto op = std::make_shared<ProduceOp>(b, r, req, resp, std::move(items), std::move(tps));
+  // KIP-890: with verification off (or nothing transactional) the batches go straight to
+  // the log, unchecked against the coordinator.
+  if (request_error == ErrorCode::kNone && producers.size() == 1 && req->transactional_id &&
+      b.s.config->GetBool("transaction.partition.verification.enable")) {
+    op->verify_producer = producers[0];
+  }
   op->Start();
 }
 
@@ -190,7 +307,7 @@ void ProduceOp::Start() {
   const uint64_t connection = r->conn.connection_id;
   ticket = b.produce_order->Enqueue(loop, connection);
   if (heavy.empty()) {
-    b.produce_order->Ready(loop, connection, ticket, [self] { self->Append(); });
+    b.produce_order->Ready(loop, connection, ticket, [self] { self->Proceed(); });
     return;
   }
   // Decompressing and checking every record of a large batch runs on a worker, so the
@@ -219,18 +336,88 @@ void ProduceOp::Prevalidate(size_t i) {
       storage::PrevalidateRecords(items[i].records, log->config(), b.s.clock->NowMs());
 }
 
+void ProduceOp::Proceed() {
+  if (verify_producer && req->transactional_id) {
+    VerifyThenAppend(*req->transactional_id, verify_producer->first, verify_producer->second);
+  } else {
+    Append();
+  }
+}
+
+// KIP-890: takes a guard in each partition whose transactional batch would open its
+// producer's transaction there, asks the coordinator about those partitions, and appends
+// once it has answered. The connection's later produces wait (ProduceOrder) until then.
+void ProduceOp::VerifyThenAppend(const std::string& transactional_id, ProducerId producer_id,
+                                 ProducerEpoch epoch) {
+  std::vector<storage::TopicPartition> asking;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < items.size(); ++i) {
+    items[i].guard = storage::VerificationGuard{};
+    if (!items[i].transactional) continue;
+    asking.push_back(tps[i]);
+    at.push_back(i);
+  }
+  // Which items need the coordinator's word; written on the partitions' loops, each
+  // index by one loop, read on the connection's loop after ForEachPartition's done.
+  auto verify = std::make_shared<std::vector<char>>(items.size(), 0);
+  auto self = shared_from_this();
+  b.ForEachPartition(
+      r->conn.loop, asking,
+      [self, at, verify, producer_id, epoch](size_t i, cluster::Partition* partition) {
+        Item& item = self->items[at[i]];
+        if (partition == nullptr || !partition->IsLeader()) {
+          item.error = self->b.NotServedError(self->tps[at[i]]);
+          return;
+        }
+        item.guard = partition->StartTxnVerification(producer_id, item.first_seq, epoch);
+        (*verify)[at[i]] = item.guard->is_sentinel() ? 0 : 1;
+      },
+      [self, verify, transactional_id, producer_id, epoch] {
+        std::vector<storage::TopicPartition> asked;
+        std::vector<size_t> asked_at;
+        for (size_t i = 0; i < verify->size(); ++i) {
+          if (!(*verify)[i]) continue;
+          asked.push_back(self->tps[i]);
+          asked_at.push_back(i);
+        }
+        if (asked.empty()) return self->Append();
+        Broker& b = self->b;
+        VerifyTxnPartitions(
+            b, b.image(), transactional_id, producer_id, epoch, asked,
+            [self, asked_at = std::move(asked_at)](std::vector<ErrorCode> errors) {
+              OnConnectionLoop(self->b, self->r, [self, asked_at, errors = std::move(errors)] {
+                for (size_t k = 0; k < asked_at.size(); ++k) {
+                  Item& item = self->items[asked_at[k]];
+                  const ErrorCode e =
+                      k < errors.size() ? errors[k] : ErrorCode::kUnknownServerError;
+                  if (e == ErrorCode::kNone) continue;
+                  item.error = VerificationError(e, self->r->version, &item.message);
+                }
+                self->Append();
+              });
+            });
+      });
+}
+
 void ProduceOp::Append() {
   auto self = shared_from_this();
   b.ForEachPartition(
       r->conn.loop, tps,
       [self](size_t i, cluster::Partition* partition) { self->AppendOne(i, partition); },
       [self] { self->AfterAppends(); });
+  // Posted: the connection's next produce may go.
+  b.produce_order->Started(r->conn.loop, r->conn.connection_id, ticket);
 }
 
 void ProduceOp::AppendOne(size_t i, cluster::Partition* partition) {
   // The frame (and so the records) stays alive through `req`'s owner, the request.
   const Item& item = items[i];
   auto& pr = resp->responses[item.topic].partition_responses[item.partition];
+  if (item.error != ErrorCode::kNone) {  // a failed verification: not appended
+    pr.error_code = Code(item.error);
+    if (!item.message.empty()) pr.error_message = item.message;
+    return;
+  }
   if (partition == nullptr || !partition->IsLeader()) {
     pr.error_code = Code(b.NotServedError(tps[i]));
     return;
@@ -251,6 +438,7 @@ void ProduceOp::AppendOne(size_t i, cluster::Partition* partition) {
     options.prevalidated_max_timestamps = &**prevalidated[i];
   }
   options.deferred_flush = &flush_due[i];
+  options.verification = item.guard;
   absl::StatusOr<storage::LogAppendInfo> info = partition->AppendAsLeader(item.records, options);
   if (!info.ok()) {
     pr.error_code = Code(storage::AppendErrorCode(storage::AppendErrorOf(info.status())));

@@ -3,7 +3,8 @@
 // (coordinator/txn_coordinator.h); TxnOffsetCommit goes to the group coordinator. Work
 // runs on the loop of the coordinator's partition; answers are posted back to the
 // connection's loop. The brokers' requests, AddPartitionsToTxn v4+ and WriteTxnMarkers
-// (a coordinator asking a partition leader to write markers), are served here too.
+// (a coordinator asking a partition leader to write markers), are served here too, and the
+// KIP-890 verification a leader asks of the coordinator (VerifyTxnPartitions).
 
 #include "broker.h"
 #include "fjord/base/logging.h"
@@ -32,6 +33,15 @@ ErrorCode ForVersion(ErrorCode e, int16_t version, int16_t first_with_fenced) {
   if (e == ErrorCode::kProducerFenced && version < first_with_fenced) {
     return ErrorCode::kInvalidProducerEpoch;
   }
+  return e;
+}
+
+// A coordinator's verification answer as TxnOffsetCommit carries it (Kafka's group
+// coordinator): a fenced epoch is INVALID_PRODUCER_EPOCH; TRANSACTION_ABORTABLE only for
+// v4+ (KIP-890), INVALID_TXN_STATE before; the rest as the coordinator said it.
+ErrorCode TxnOffsetCommitVerificationError(ErrorCode e, int16_t version) {
+  if (e == ErrorCode::kProducerFenced) return ErrorCode::kInvalidProducerEpoch;
+  if (e == ErrorCode::kTransactionAbortable && version < 4) return ErrorCode::kInvalidTxnState;
   return e;
 }
 
@@ -130,6 +140,32 @@ void AddToTxn(Broker& b, std::shared_ptr<const metadata::MetadataImage> image, i
 }
 
 }  // namespace
+
+void VerifyTxnPartitions(Broker& b, std::shared_ptr<const metadata::MetadataImage> image,
+                         const std::string& transactional_id, ProducerId producer_id,
+                         ProducerEpoch epoch,
+                         const std::vector<storage::TopicPartition>& partitions,
+                         std::function<void(std::vector<ErrorCode>)> done) {
+  // The question a leader asks with AddPartitionsToTxn v5 and VerifyOnly, asked in process:
+  // one topic entry per partition, so the answers come back in the same order.
+  std::vector<AddTopic> topics;
+  topics.reserve(partitions.size());
+  for (const storage::TopicPartition& tp : partitions) {
+    AddTopic& t = topics.emplace_back();
+    t.name = tp.topic;
+    t.partitions.push_back(tp.partition);
+  }
+  AddToTxn(b, std::move(image), 5, transactional_id, producer_id, epoch, /*verify_only=*/true,
+           std::move(topics), [done = std::move(done)](std::vector<TopicResult> results) {
+             std::vector<ErrorCode> out;
+             for (const TopicResult& t : results) {
+               for (const auto& p : t.results_by_partition) {
+                 out.push_back(static_cast<ErrorCode>(p.partition_error_code));
+               }
+             }
+             done(std::move(out));
+           });
+}
 
 void HandleAddPartitionsToTxn(Broker& b, RequestPtr r) {
   using Response = protocol::AddPartitionsToTxnResponse;
@@ -239,12 +275,49 @@ void HandleTxnOffsetCommit(Broker& b, RequestPtr r) {
     OnConnectionLoop(b, r, [r, resp = std::move(resp)] { Respond(*r, resp); });
   };
   if (req->group_id.empty()) return respond(ErrorCode::kInvalidGroupId);
-  b.groups->WithGroup(*image, req->group_id, [req, items, respond](GroupShard* shard, ErrorCode e) {
-    if (shard == nullptr) return respond(e);
-    shard->TxnCommit(req->group_id, {req->producer_id, req->producer_epoch}, req->generation_id,
-                     req->member_id, req->group_instance_id, *items);
+  // Runs on the group's loop, which owns its __consumer_offsets partition.
+  auto commit = [req, items, respond](GroupShard* shard,
+                                      std::optional<storage::VerificationGuard> verification) {
+    coordinator::TxnProducer producer{req->producer_id, req->producer_epoch, verification};
+    shard->TxnCommit(req->group_id, producer, req->generation_id, req->member_id,
+                     req->group_instance_id, *items);
     respond(ErrorCode::kNone);
-  });
+  };
+  if (!b.s.config->GetBool("transaction.partition.verification.enable")) {
+    b.groups->WithGroup(*image, req->group_id, [commit, respond](GroupShard* shard, ErrorCode e) {
+      if (shard == nullptr) return respond(e);
+      commit(shard, std::nullopt);
+    });
+    return;
+  }
+  // KIP-890: the offsets are a transactional batch in the group's __consumer_offsets
+  // partition, so the first one of a transaction there is verified with the transaction
+  // coordinator as a produce is (AddOffsetsToTxn must have added the partition).
+  b.groups->WithGroup(
+      *image, req->group_id, [&b, r, req, image, commit, respond](GroupShard* shard, ErrorCode e) {
+        if (shard == nullptr) return respond(e);
+        const storage::TopicPartition tp{
+            coordinator::kOffsetsTopic,
+            PartitionId(coordinator::GroupCoordinator::PartitionOf(*image, req->group_id))};
+        cluster::Partition* partition = b.s.replicas->Get(tp);
+        if (partition == nullptr || !partition->IsLeader())
+          return respond(ErrorCode::kNotCoordinator);
+        const storage::VerificationGuard guard =
+            partition->StartTxnVerification(req->producer_id, -1, req->producer_epoch);
+        if (guard.is_sentinel()) return commit(shard, guard);  // its transaction is open there
+        VerifyTxnPartitions(
+            b, image, req->transactional_id, req->producer_id, req->producer_epoch, {tp},
+            [&b, r, req, commit, respond, guard](std::vector<ErrorCode> errors) {
+              const ErrorCode v = errors.empty() ? ErrorCode::kUnknownServerError : errors[0];
+              if (v != ErrorCode::kNone)
+                return respond(TxnOffsetCommitVerificationError(v, r->version));
+              b.groups->WithGroup(*b.image(), req->group_id,
+                                  [commit, respond, guard](GroupShard* shard, ErrorCode e) {
+                                    if (shard == nullptr) return respond(e);
+                                    commit(shard, guard);
+                                  });
+            });
+      });
 }
 
 void HandleWriteTxnMarkers(Broker& b, RequestPtr r) {

@@ -232,9 +232,11 @@ absl::Status Log::AfterAppend(const FlushPlan& plan) {
 }
 
 absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
-                                                  LeaderEpoch leader_epoch, AppendOrigin origin) {
+                                                  LeaderEpoch leader_epoch, AppendOrigin origin,
+                                                  std::optional<VerificationGuard> verification) {
   LeaderAppendOptions options;
   options.origin = origin;
+  options.verification = verification;
   return AppendAsLeader(records, leader_epoch, options);
 }
 
@@ -242,6 +244,7 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
                                                   LeaderEpoch leader_epoch,
                                                   const LeaderAppendOptions& options) {
   const AppendOrigin origin = options.origin;
+  const std::optional<VerificationGuard>& verification = options.verification;
   FlushPlan plan;
   absl::StatusOr<LogAppendInfo> out;
   {
@@ -252,7 +255,7 @@ absl::StatusOr<LogAppendInfo> Log::AppendAsLeader(std::span<uint8_t> records,
     absl::StatusOr<LogAppendInfo> info = ValidateAndAssignOffsets(records, config_, ctx);
     if (!info.ok()) return info.status();
     const std::span<const uint8_t> valid = records.first(info->valid_bytes);
-    absl::StatusOr<std::optional<ProducerBatch>> duplicate = CheckProducers(*info);
+    absl::StatusOr<std::optional<ProducerBatch>> duplicate = CheckProducers(*info, verification);
     if (!duplicate.ok()) return duplicate.status();
     if (*duplicate) {
       // A retry of a batch already written: answer with its offsets, write nothing.

@@ -12,14 +12,34 @@
 
 namespace fjord::storage {
 
-absl::StatusOr<std::optional<ProducerBatch>> Log::CheckProducers(const LogAppendInfo& info) const {
+absl::StatusOr<std::optional<ProducerBatch>> Log::CheckProducers(
+    const LogAppendInfo& info, std::optional<VerificationGuard> verification) const {
   std::optional<ProducerBatch> duplicate;
   for (const ProducerAppend& a : info.producer_batches) {
     ProducerStateTable::Verdict v = producers_.Check(a);
+    // Kafka's order: a retried batch is answered with its offsets before anything else;
+    // then the verification, then the epoch and sequence.
+    if (v.duplicate) {
+      duplicate = v.duplicate;
+      continue;
+    }
+    ProducerStateTable::Verdict verified;
+    if (verification) verified = producers_.CheckVerification(a, *verification);
+    if (verified.error == AppendError::kInvalidTxnState) {
+      return AppendFailure(verified.error, std::move(verified.message));
+    }
     if (v.error != AppendError::kNone) return AppendFailure(v.error, std::move(v.message));
-    if (v.duplicate) duplicate = v.duplicate;
+    if (verified.error != AppendError::kNone) {
+      return AppendFailure(verified.error, std::move(verified.message));
+    }
   }
   return duplicate;
+}
+
+VerificationGuard Log::StartTxnVerification(ProducerId producer_id, int32_t first_seq,
+                                            ProducerEpoch epoch) {
+  absl::MutexLock lock(&mu_);
+  return producers_.StartVerification(producer_id, first_seq, epoch, clock_.NowMs());
 }
 
 absl::Status Log::RecordProducers(const std::vector<ProducerAppend>& appends) {

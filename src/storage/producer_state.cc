@@ -1,5 +1,7 @@
 #include "fjord/storage/producer_state.h"
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 
 namespace fjord::storage {
@@ -8,6 +10,10 @@ namespace {
 
 // The sequence after `seq`: sequences wrap from INT32_MAX to 0.
 int32_t NextSeq(int32_t seq) { return seq == INT32_MAX ? 0 : seq + 1; }
+
+// Guards are unique across every partition of the process, so a guard handed out by one
+// log (or before a log was reopened) never matches another's.
+std::atomic<uint64_t> next_guard{1};
 
 }  // namespace
 
@@ -72,7 +78,60 @@ ProducerStateTable::Verdict ProducerStateTable::Check(const ProducerAppend& a) c
   return v;
 }
 
+ProducerStateTable::Verdict ProducerStateTable::CheckVerification(const ProducerAppend& a,
+                                                                  VerificationGuard guard) const {
+  Verdict v;
+  if (a.marker) return v;
+  const VerificationState* state = FindVerification(a.producer_id);
+  if (a.transactional && !HasOngoingTxn(a.producer_id) &&
+      (state == nullptr || guard.is_sentinel() || state->guard != guard)) {
+    v.error = AppendError::kInvalidTxnState;
+    v.message = absl::StrCat("producer ", a.producer_id.value,
+                             ": record was not part of an ongoing transaction");
+    return v;
+  }
+  if (state != nullptr && a.batch.first_seq >= 0 && a.batch.first_seq > state->lowest_seq) {
+    v.error = AppendError::kOutOfOrderSequence;
+    v.message = absl::StrCat("producer ", a.producer_id.value, " sent sequence ", a.batch.first_seq,
+                             " while sequence ", state->lowest_seq,
+                             " waits for its transaction to be verified");
+  }
+  return v;
+}
+
+bool ProducerStateTable::HasOngoingTxn(ProducerId id) const {
+  const ProducerEntry* e = Find(id);
+  return e != nullptr && e->txn_first_offset.has_value();
+}
+
+VerificationGuard ProducerStateTable::StartVerification(ProducerId id, int32_t first_seq,
+                                                        ProducerEpoch epoch, int64_t now_ms) {
+  if (HasOngoingTxn(id)) return VerificationGuard{};
+  auto [it, fresh] = verifications_.try_emplace(id.value);
+  VerificationState& s = it->second;
+  if (fresh) {
+    s.guard = VerificationGuard{next_guard.fetch_add(1, std::memory_order_relaxed)};
+    s.created_ms = now_ms;
+    s.lowest_seq = first_seq;
+    s.epoch = epoch;
+  } else if (epoch.value > s.epoch.value) {
+    // A bumped epoch restarts the sequences.
+    s.epoch = epoch;
+    s.lowest_seq = first_seq;
+  } else if (epoch == s.epoch && first_seq < s.lowest_seq) {
+    s.lowest_seq = first_seq;
+  }
+  return s.guard;
+}
+
+const VerificationState* ProducerStateTable::FindVerification(ProducerId id) const {
+  auto it = verifications_.find(id.value);
+  return it == verifications_.end() ? nullptr : &it->second;
+}
+
 std::optional<CompletedTxn> ProducerStateTable::Record(const ProducerAppend& a) {
+  // The transaction is open (a data batch) or over (a marker): the guard has served.
+  if (a.transactional || a.marker) verifications_.erase(a.producer_id.value);
   ProducerEntry& e = producers_[a.producer_id.value];
   if (a.epoch.value != e.epoch.value) {
     e.epoch = a.epoch;
@@ -112,6 +171,8 @@ void ProducerStateTable::Restore(ProducerId id, ProducerEntry entry) {
 }
 
 size_t ProducerStateTable::ExpireBefore(int64_t cutoff_ms) {
+  absl::erase_if(verifications_,
+                 [cutoff_ms](const auto& kv) { return kv.second.created_ms < cutoff_ms; });
   return absl::erase_if(producers_, [cutoff_ms](const auto& kv) {
     return !kv.second.txn_first_offset && kv.second.last_timestamp < cutoff_ms;
   });

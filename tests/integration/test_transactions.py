@@ -22,6 +22,7 @@ OPERATION_NOT_ATTEMPTED = 55
 PRODUCER_FENCED = 90
 TRANSACTIONAL_ID_NOT_FOUND = 105
 TRANSACTION_ABORTABLE = 120
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 
 
 def find_txn_coordinator(cid, txn_id):
@@ -301,6 +302,49 @@ class TransactionsWireTest(common.BrokerTestCase):
             write_txn_markers, pid, epoch - 1 if epoch > 0 else -1, False, self.topic, [0],
             flexible_response_header=True))
         self.assertEqual(got, {(pid, self.topic, 0): INVALID_PRODUCER_EPOCH})
+
+    def test_transactional_produce_is_verified_with_the_coordinator(self):
+        """KIP-890: a transactional batch that would open a transaction in a partition is
+        written only if the coordinator has the partition in the producer's transaction
+        (Produce v7 here: INVALID_TXN_STATE rather than TRANSACTION_ABORTABLE)."""
+        t = self.init("wire-verify")
+        pid, epoch = t["producer_id"], t["epoch"]
+        self.assertEqual(self.c.produce(self.topic, 0, kw.record_batch([b"p"]), acks=-1)["error"],
+                         kw.NONE)
+        forged = kw.record_batch([b"f"], producer=(pid + 7777, 0, 0), transactional=True)
+        self.assertEqual(self.c.produce(self.topic, 0, forged, acks=-1,
+                                        transactional_id="wire-verify")["error"],
+                         INVALID_PRODUCER_ID_MAPPING)
+        self.assertEqual(self.c.produce(self.topic, 0, forged, acks=-1)["error"],
+                         TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        self.assertEqual(self.produce_txn("wire-verify", pid, epoch, 0, ["n"])["error"],
+                         INVALID_TXN_STATE)
+        self.assertEqual(self.produce_txn("wire-verify", pid, epoch + 1, 0, ["e"])["error"],
+                         INVALID_PRODUCER_EPOCH)
+        read = self.fetch(1)
+        self.assertEqual((read["high_watermark"], read["last_stable_offset"]), (1, 1))
+        # Added, the same batch goes in.
+        self.c.call(add_partitions, "wire-verify", pid, epoch, self.topic, [0])
+        self.assertEqual(self.produce_txn("wire-verify", pid, epoch, 0, ["n"])["error"], kw.NONE)
+        self.assertEqual(self.fetch(1)["last_stable_offset"], 1)
+
+
+class VerificationOffWireTest(common.BrokerTestCase):
+    """transaction.partition.verification.enable=false: batches are not checked with the
+    coordinator (Kafka before KIP-890)."""
+
+    BROKER_SETTINGS = {"transaction.state.log.num.partitions": 1,
+                       "transaction.partition.verification.enable": "false"}
+
+    def test_forged_batch_is_written_unchecked(self):
+        c = self.client(timeout=20.0)
+        topic = common.unique_topic("txn-off")
+        self.create_topic(c, topic)
+        forged = kw.record_batch([b"f"], producer=(4242, 0, 0), transactional=True)
+        self.assertEqual(c.produce(topic, 0, forged, acks=-1, transactional_id="off")["error"],
+                         kw.NONE)
+        read = kw.parse_fetch_v4(c.call(kw.fetch_request, topic, 0, 0, isolation=1))[(topic, 0)]
+        self.assertEqual((read["high_watermark"], read["last_stable_offset"]), (1, 0))
 
 
 if __name__ == "__main__":

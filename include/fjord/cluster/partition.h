@@ -70,10 +70,19 @@ class Partition {
   // -1, 0, 1; acks -1 needs |ISR| >= min.insync.replicas (NOT_ENOUGH_REPLICAS).
   protocol::ErrorCode CheckAcks(int16_t required_acks) const;
   // Leader append. Failures carry storage's AppendError (see storage/log_validator.h).
+  // `options.verification`: see storage::Log::LeaderAppendOptions (KIP-890).
   absl::StatusOr<storage::LogAppendInfo> AppendAsLeader(
-      std::span<uint8_t> records, storage::AppendOrigin origin = storage::AppendOrigin::kClient);
+      std::span<uint8_t> records, storage::AppendOrigin origin = storage::AppendOrigin::kClient,
+      std::optional<storage::VerificationGuard> verification = std::nullopt);
   absl::StatusOr<storage::LogAppendInfo> AppendAsLeader(
       std::span<uint8_t> records, const storage::Log::LeaderAppendOptions& options);
+  // KIP-890: the guard a producer's first transactional batch here must be appended with
+  // once its transaction coordinator has confirmed the partition is in the transaction; the
+  // sentinel when the producer's transaction is already open here (no verification).
+  storage::VerificationGuard StartTxnVerification(ProducerId producer_id, int32_t first_seq,
+                                                  ProducerEpoch epoch) {
+    return log_->StartTxnVerification(producer_id, first_seq, epoch);
+  }
   // Writes a transaction marker (WriteTxnMarkers): ends the producer's transaction here.
   absl::StatusOr<storage::LogAppendInfo> AppendTxnMarker(ProducerId producer_id,
                                                          ProducerEpoch producer_epoch, bool commit,

@@ -25,6 +25,7 @@
 #include "fjord/coordinator/group_records.h"
 #include "fjord/coordinator/shard_host.h"
 #include "fjord/protocol/error_codes.h"
+#include "fjord/storage/producer_state.h"
 
 namespace fjord::coordinator {
 
@@ -41,6 +42,9 @@ struct GroupConfig {
 struct TxnProducer {
   ProducerId id{-1};
   ProducerEpoch epoch{-1};
+  // KIP-890, with transaction.partition.verification.enable: the guard the write presents
+  // (see storage::Log::AppendAsLeader); nullopt writes unverified.
+  std::optional<storage::VerificationGuard> verification = std::nullopt;
 };
 
 class GroupShard final : public CoordinatorShard {

@@ -25,6 +25,7 @@
 #include "fjord/protocol/error_codes.h"
 #include "fjord/protocol/record_batch.h"
 #include "fjord/storage/log_validator.h"
+#include "fjord/storage/producer_state.h"
 
 namespace fjord::net {
 class EventLoops;
@@ -119,11 +120,13 @@ class ShardHost {
                     std::function<void()> done);
   // Leader append of coordinator records to one of the topic's partitions, as one batch,
   // on its loop: what shards write through. With `producer` (id, epoch) it is that
-  // producer's transactional batch, without sequence numbers (TxnOffsetCommit).
+  // producer's transactional batch, without sequence numbers (TxnOffsetCommit), appended
+  // with `verification` (KIP-890, see storage::Log::AppendAsLeader).
   // kFailedPrecondition when this node no longer leads the partition.
   absl::Status AppendRecords(
       int32_t partition, std::span<const KeyValue> records, int64_t now_ms,
-      std::optional<std::pair<ProducerId, ProducerEpoch>> producer = std::nullopt);
+      std::optional<std::pair<ProducerId, ProducerEpoch>> producer = std::nullopt,
+      std::optional<storage::VerificationGuard> verification = std::nullopt);
   // Writes a transaction marker to one of the topic's partitions, on its loop.
   absl::StatusOr<storage::LogAppendInfo> AppendMarker(int32_t partition, ProducerId producer,
                                                       ProducerEpoch epoch, bool commit,

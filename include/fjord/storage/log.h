@@ -91,8 +91,10 @@ class Log {
   // With flush.messages reached it fsyncs before returning, on the caller's thread, unless
   // the options defer that fsync to the caller (the produce path runs it on a worker); a
   // failed fsync is KAFKA_STORAGE_ERROR although the bytes are in the log.
-  absl::StatusOr<LogAppendInfo> AppendAsLeader(std::span<uint8_t> records, LeaderEpoch leader_epoch,
-                                               AppendOrigin origin = AppendOrigin::kClient);
+  absl::StatusOr<LogAppendInfo> AppendAsLeader(
+      std::span<uint8_t> records, LeaderEpoch leader_epoch,
+      AppendOrigin origin = AppendOrigin::kClient,
+      std::optional<VerificationGuard> verification = std::nullopt);
   struct LeaderAppendOptions {
     AppendOrigin origin = AppendOrigin::kClient;
     // The record checks ran already, off the loop (PrevalidateRecords): their result.
@@ -101,6 +103,12 @@ class Log {
     // in *deferred_flush, for the caller to Flush() off its event loop before it
     // acknowledges the append.
     std::optional<Offset>* deferred_flush = nullptr;
+    // KIP-890 (client appends with transaction.partition.verification.enable): a
+    // transactional batch of a producer whose transaction is not yet open here is written
+    // only with the guard StartTxnVerification handed out for it (the sentinel, or another
+    // guard, is INVALID_TXN_STATE). nullopt: no verification (it is off, or a coordinator's
+    // own write).
+    std::optional<VerificationGuard> verification;
   };
   absl::StatusOr<LogAppendInfo> AppendAsLeader(std::span<uint8_t> records, LeaderEpoch leader_epoch,
                                                const LeaderAppendOptions& options);
@@ -124,6 +132,11 @@ class Log {
   std::optional<Offset> FirstUnstableOffset() const;
   absl::StatusOr<std::vector<AbortedTxn>> CollectAbortedTxns(Offset from, Offset upper) const;
   std::vector<std::pair<ProducerId, ProducerEntry>> Producers() const;
+  // KIP-890: before the first transactional batch of a producer is verified with its
+  // transaction coordinator, the guard its append must present; the sentinel when the
+  // producer's transaction is already open here (the batch needs no verification).
+  VerificationGuard StartTxnVerification(ProducerId producer_id, int32_t first_seq,
+                                         ProducerEpoch epoch);
   // producer.id.expiration.ms: forgets producers without an open transaction whose last
   // write is older than `cutoff_ms`. Returns how many.
   size_t ExpireProducers(int64_t cutoff_ms);
@@ -206,7 +219,9 @@ class Log {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // KIP-98: checks a client's idempotent batch against its producer's history; returns
   // the original batch when it is a retried duplicate, or the append error.
-  absl::StatusOr<std::optional<ProducerBatch>> CheckProducers(const LogAppendInfo& info) const
+  // With `verification`, KIP-890's check too (ProducerStateTable::CheckVerification).
+  absl::StatusOr<std::optional<ProducerBatch>> CheckProducers(
+      const LogAppendInfo& info, std::optional<VerificationGuard> verification) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Records written batches and markers in the producer state; an abort goes into the
   // transaction index of the segment holding its marker.

@@ -12,6 +12,14 @@
 // transaction bounds the last stable offset, which read_committed consumers read up to.
 // Every written batch and marker (leader, follower, or replayed on load) is recorded.
 //
+// Verification (KIP-890): before a leader writes a producer's first transactional batch
+// here, it asks the transaction coordinator whether this partition is in the producer's
+// open transaction. It first takes a VerificationGuard from this table and must present
+// the same guard when it appends; any transactional batch or marker of the producer
+// written in between drops the guard, so an answer about a transaction that has since
+// ended (a marker came first) cannot open a new one. Once a transaction is open here its
+// later batches need no guard. Guards are in memory only and expire with idle producers.
+//
 // Owned by a Log and guarded by its mutex; not thread-safe on its own.
 
 #include <cstdint>
@@ -49,6 +57,24 @@ struct OpenTxn {
   Offset first_offset{-1};
 };
 
+// A token for one verification (KIP-890). Unique in the process; the default (0) is the
+// sentinel, which no append may present as a verification.
+struct VerificationGuard {
+  uint64_t value = 0;
+  bool is_sentinel() const { return value == 0; }
+  friend bool operator==(VerificationGuard, VerificationGuard) = default;
+};
+
+// A verification in progress for a producer: its guard, and the lowest sequence and
+// newest epoch seen while it lasts (a batch above that sequence is out of order, so a
+// retried lower batch cannot be overtaken while the coordinator answers).
+struct VerificationState {
+  VerificationGuard guard;
+  int64_t created_ms = 0;
+  int32_t lowest_seq = -1;
+  ProducerEpoch epoch{-1};
+};
+
 class ProducerStateTable {
  public:
   // Kafka keeps this many batches per producer; clients keep at most five in flight.
@@ -66,12 +92,26 @@ class ProducerStateTable {
   // coordinator epoch), sequences when the batch has them, and plain data amid an open
   // transaction (INVALID_TXN_STATE).
   Verdict Check(const ProducerAppend& a) const;
+  // KIP-890: the check of a client's batch when verification is on. A transactional data
+  // batch of a producer without an open transaction here must present the guard handed out
+  // by StartVerification (INVALID_TXN_STATE otherwise); while a verification lasts, a batch
+  // above its lowest sequence is OUT_OF_ORDER_SEQUENCE_NUMBER.
+  Verdict CheckVerification(const ProducerAppend& a, VerificationGuard guard) const;
+  // Whether the producer has an open transaction in this partition.
+  bool HasOngoingTxn(ProducerId id) const;
+  // Starts (or joins) the verification of a producer's first transactional batch: its
+  // guard, or the sentinel when the producer's transaction is already open here (nothing to
+  // verify).
+  VerificationGuard StartVerification(ProducerId id, int32_t first_seq, ProducerEpoch epoch,
+                                      int64_t now_ms);
+  const VerificationState* FindVerification(ProducerId id) const;
   // Records a written batch or marker; a newer epoch starts the producer's history afresh.
-  // Returns the transaction a marker ended.
+  // A transactional batch or marker ends the producer's verification. Returns the
+  // transaction a marker ended.
   std::optional<CompletedTxn> Record(const ProducerAppend& a);
   void Record(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch);
   // Drops producers without an open transaction whose last write is older than
-  // `cutoff_ms` (producer.id.expiration.ms).
+  // `cutoff_ms` (producer.id.expiration.ms), and verifications started before it.
   size_t ExpireBefore(int64_t cutoff_ms);
   // Forgets batches and transactions starting at or after `offset` (the log was truncated).
   void TruncateFrom(Offset offset);
@@ -80,6 +120,7 @@ class ProducerStateTable {
   void Clear() {
     producers_.clear();
     open_.clear();
+    verifications_.clear();
   }
 
   // The first offset of the oldest open transaction, if any.
@@ -100,6 +141,7 @@ class ProducerStateTable {
 
   absl::flat_hash_map<int64_t, ProducerEntry> producers_;
   std::map<Offset, ProducerId> open_;  // open transactions by first offset
+  absl::flat_hash_map<int64_t, VerificationState> verifications_;  // by producer id
 };
 
 }  // namespace fjord::storage

@@ -156,9 +156,10 @@ absl::Status ShardHost::NotLeading(int32_t partition) const {
       absl::StrCat("not the leader of ", options_.topic, "-", partition));
 }
 
-absl::Status ShardHost::AppendRecords(
-    int32_t partition, std::span<const KeyValue> records, int64_t now_ms,
-    std::optional<std::pair<ProducerId, ProducerEpoch>> producer) {
+absl::Status ShardHost::AppendRecords(int32_t partition, std::span<const KeyValue> records,
+                                      int64_t now_ms,
+                                      std::optional<std::pair<ProducerId, ProducerEpoch>> producer,
+                                      std::optional<storage::VerificationGuard> verification) {
   cluster::Partition* p = Leading(partition);
   if (p == nullptr) return NotLeading(partition);
   protocol::RecordBatchBuilder builder;
@@ -171,7 +172,7 @@ absl::Status ShardHost::AppendRecords(
   absl::StatusOr<std::vector<uint8_t>> batch = std::move(builder).Build();
   if (!batch.ok()) return batch.status();
   absl::StatusOr<storage::LogAppendInfo> info =
-      p->AppendAsLeader(*batch, storage::AppendOrigin::kCoordinator);
+      p->AppendAsLeader(*batch, storage::AppendOrigin::kCoordinator, verification);
   return info.ok() ? absl::OkStatus() : info.status();
 }
 

@@ -63,7 +63,8 @@ std::unique_ptr<CoordinatorShard> GroupCoordinator::MakeShard(int32_t partition,
                                   const TxnProducer* producer) {
     std::optional<std::pair<ProducerId, ProducerEpoch>> as;
     if (producer != nullptr) as.emplace(producer->id, producer->epoch);
-    return host_.AppendRecords(partition, records, clock_.NowMs(), as);
+    return host_.AppendRecords(partition, records, clock_.NowMs(), as,
+                               producer != nullptr ? producer->verification : std::nullopt);
   };
   auto schedule = [this, loop](int64_t delay_ms, std::function<void()> task) {
     return host_.Schedule(loop, delay_ms, std::move(task));

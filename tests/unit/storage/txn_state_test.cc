@@ -38,6 +38,12 @@ class TxnStateTest : public ::testing::Test {
     std::vector<uint8_t> batch = Batch(pid, epoch, seq, transactional, clock_.NowMs());
     return log.AppendAsLeader(batch, LeaderEpoch(0));
   }
+  // A client's append with KIP-890 verification on, presenting `guard`.
+  absl::StatusOr<LogAppendInfo> Verified(Log& log, int64_t pid, int16_t epoch, int32_t seq,
+                                         VerificationGuard guard, bool transactional = true) {
+    std::vector<uint8_t> batch = Batch(pid, epoch, seq, transactional, clock_.NowMs());
+    return log.AppendAsLeader(batch, LeaderEpoch(0), AppendOrigin::kClient, guard);
+  }
   absl::StatusOr<LogAppendInfo> Marker(Log& log, int64_t pid, int16_t epoch, bool commit,
                                        int32_t coordinator_epoch = 0) {
     std::vector<uint8_t> batch = protocol::BuildControlBatch(
@@ -137,6 +143,78 @@ TEST_F(TxnStateTest, IdleProducersExpireButOpenTransactionsStay) {
   EXPECT_EQ(left, (std::vector<int64_t>{2, 3}));
   // The forgotten producer's next batch starts afresh (any sequence).
   EXPECT_TRUE(Data(*log, 1, 0, 9, false).ok());
+}
+
+// KIP-890: a producer's first transactional batch needs the guard of its verification.
+TEST_F(TxnStateTest, FirstTransactionalBatchNeedsItsVerificationGuard) {
+  auto log = OpenLog();
+  // No guard (the sentinel): not part of any transaction the log knows of.
+  auto forged = Verified(*log, 7, 0, 0, VerificationGuard{});
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(AppendErrorOf(forged.status()), AppendError::kInvalidTxnState);
+  EXPECT_EQ(log->log_end_offset(), Offset(0));
+  EXPECT_EQ(log->FirstUnstableOffset(), std::nullopt);
+  // Someone else's guard does not do either.
+  const VerificationGuard other = log->StartTxnVerification(ProducerId(8), 0, ProducerEpoch(0));
+  const VerificationGuard guard = log->StartTxnVerification(ProducerId(7), 0, ProducerEpoch(0));
+  ASSERT_FALSE(guard.is_sentinel());
+  EXPECT_NE(guard, other);
+  EXPECT_EQ(log->StartTxnVerification(ProducerId(7), 0, ProducerEpoch(0)), guard);  // a retry
+  auto wrong = Verified(*log, 7, 0, 0, other);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(AppendErrorOf(wrong.status()), AppendError::kInvalidTxnState);
+  // With its own guard it opens the transaction; later batches need none.
+  ASSERT_TRUE(Verified(*log, 7, 0, 0, guard).ok());
+  EXPECT_TRUE(log->StartTxnVerification(ProducerId(7), 1, ProducerEpoch(0)).is_sentinel());
+  ASSERT_TRUE(Verified(*log, 7, 0, 1, VerificationGuard{}).ok());
+  EXPECT_EQ(log->FirstUnstableOffset(), Offset(0));
+  // Non-transactional and idempotent batches are not verified.
+  EXPECT_TRUE(Verified(*log, 9, 0, 0, VerificationGuard{}, false).ok());
+}
+
+// The race verification guards close: a verification answered for a transaction that a
+// marker has since ended must not open a new one.
+TEST_F(TxnStateTest, MarkerBetweenVerificationAndAppendVoidsTheGuard) {
+  auto log = OpenLog();
+  const VerificationGuard guard = log->StartTxnVerification(ProducerId(7), 0, ProducerEpoch(0));
+  ASSERT_TRUE(Marker(*log, 7, 0, false).ok());  // the coordinator aborted meanwhile
+  auto stale = Verified(*log, 7, 0, 0, guard);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(AppendErrorOf(stale.status()), AppendError::kInvalidTxnState);
+  EXPECT_EQ(log->FirstUnstableOffset(), std::nullopt);
+  // A fresh verification gets a fresh guard.
+  const VerificationGuard fresh = log->StartTxnVerification(ProducerId(7), 0, ProducerEpoch(0));
+  EXPECT_NE(fresh, guard);
+  EXPECT_TRUE(Verified(*log, 7, 0, 0, fresh).ok());
+
+  // The transaction is over once its marker is written: the old guard is gone and the
+  // next transaction is verified again.
+  ASSERT_TRUE(Marker(*log, 7, 0, true).ok());
+  auto after = Verified(*log, 7, 0, 1, fresh);
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(AppendErrorOf(after.status()), AppendError::kInvalidTxnState);
+}
+
+TEST_F(TxnStateTest, HigherSequenceWaitsForTheVerifiedOne) {
+  auto log = OpenLog();
+  const VerificationGuard guard = log->StartTxnVerification(ProducerId(7), 0, ProducerEpoch(0));
+  // Sequence 1 overtook sequence 0, whose verification is still out.
+  EXPECT_EQ(log->StartTxnVerification(ProducerId(7), 1, ProducerEpoch(0)), guard);
+  auto early = Verified(*log, 7, 0, 1, guard);
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(AppendErrorOf(early.status()), AppendError::kOutOfOrderSequence);
+  ASSERT_TRUE(Verified(*log, 7, 0, 0, guard).ok());
+  EXPECT_TRUE(Verified(*log, 7, 0, 1, VerificationGuard{}).ok());
+}
+
+TEST_F(TxnStateTest, VerificationsExpireWithIdleProducers) {
+  auto log = OpenLog();
+  const VerificationGuard guard = log->StartTxnVerification(ProducerId(7), 0, ProducerEpoch(0));
+  clock_.AdvanceMs(10000);
+  log->ExpireProducers(clock_.NowMs() - 5000);
+  auto expired = Verified(*log, 7, 0, 0, guard);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(AppendErrorOf(expired.status()), AppendError::kInvalidTxnState);
 }
 
 }  // namespace
