@@ -176,7 +176,11 @@ void HostileTest::CreateTopic(const std::string& name, int partitions,
 protocol::ProduceResponse::PartitionProduceResponse HostileTest::Produce(
     const std::string& topic, int32_t partition, std::span<const uint8_t> batch) {
   const protocol::ProduceRequest req = ProduceRequestOf(topic, partition, batch);
-  auto resp = client_->Call<protocol::ProduceResponse>(client::Target::Any(), req);
+  return FirstPartitionOf(client_->Call<protocol::ProduceResponse>(client::Target::Any(), req));
+}
+
+protocol::ProduceResponse::PartitionProduceResponse FirstPartitionOf(
+    const absl::StatusOr<protocol::ProduceResponse>& resp) {
   EXPECT_TRUE(resp.ok()) << resp.status();
   if (!resp.ok() || resp->responses.empty() || resp->responses[0].partition_responses.empty()) {
     protocol::ProduceResponse::PartitionProduceResponse none;

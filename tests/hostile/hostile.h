@@ -47,6 +47,11 @@ inline std::vector<uint8_t> SmallBatch(size_t value_bytes = 16) {
 // a thousandth of the inflated size on the wire. Built as a stream, never whole.
 std::vector<uint8_t> GzipBomb(int32_t records, size_t value_bytes);
 
+// The first partition's answer of a Produce (error -1 when the call failed or the answer
+// is empty), with a test failure for a failed call.
+protocol::ProduceResponse::PartitionProduceResponse FirstPartitionOf(
+    const absl::StatusOr<protocol::ProduceResponse>& resp);
+
 protocol::ProduceRequest ProduceRequestOf(const std::string& topic, int32_t partition,
                                           std::span<const uint8_t> batch);
 

@@ -129,15 +129,8 @@ class TxnVerificationTest : public HostileTest {
                                                                  int16_t version = kProduceV11) {
     protocol::ProduceRequest req = ProduceRequestOf(topic, partition, batch);
     req.transactional_id = std::move(txn_id);
-    auto resp = client().Call<protocol::ProduceResponse>(client::Target::Leader(topic, partition),
-                                                         req, nullptr, version);
-    EXPECT_TRUE(resp.ok()) << resp.status();
-    if (!resp.ok() || resp->responses.empty() || resp->responses[0].partition_responses.empty()) {
-      protocol::ProduceResponse::PartitionProduceResponse none;
-      none.error_code = -1;
-      return none;
-    }
-    return resp->responses[0].partition_responses[0];
+    return FirstPartitionOf(client().Call<protocol::ProduceResponse>(
+        client::Target::Leader(topic, partition), req, nullptr, version));
   }
 
   // ListOffsets LATEST: the high watermark (read_uncommitted) or the last stable offset
